@@ -1,0 +1,508 @@
+package amqpserver
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/warrenmq/warren/internal/amqp"
+	"github.com/warrenmq/warren/internal/auth"
+	"github.com/warrenmq/warren/internal/broker"
+)
+
+const (
+	readBufSize = 64 << 10
+	// highWater is how many bytes may wait in a connection's outbound
+	// buffer before dispatch to it pauses (a slow consumer's socket).
+	highWater = 1 << 20
+	lowWater  = highWater / 4
+	// closeGrace is how long we wait for close-ok after sending close.
+	closeGrace = 3 * time.Second
+)
+
+// conn is one client connection. The reader goroutine (serve) owns the
+// protocol state; other goroutines only append to the outbound buffer.
+type conn struct {
+	srv *Server
+	nc  net.Conn
+	id  uint64
+	log *slog.Logger
+	r   *amqp.Reader
+
+	lastRead atomic.Int64 // unix nanos of the last successful socket read
+
+	// Outbound side, shared with the writer goroutine and with queues
+	// dispatching from other connections.
+	outMu     sync.Mutex
+	out       []byte
+	wake      chan struct{}
+	done      chan struct{} // closed when the reader ends
+	wdone     chan struct{} // closed when the writer ends
+	paused    atomic.Bool   // some session was refused for lack of room
+	closeSent atomic.Bool   // connection.close went out; only close-ok matters now
+	blockedAt atomic.Int64  // non-zero while reading is suspended by an alarm
+
+	// Negotiated at tune.
+	frameMax   uint32
+	channelMax uint16
+	heartbeat  atomic.Int64 // nanoseconds; 0 = none
+
+	// Set at start-ok/open; read-only afterwards.
+	user        *auth.User
+	vhost       *broker.Vhost
+	clientProps amqp.Table
+	caps        amqp.Table
+
+	// Reader-goroutine state.
+	channels    map[uint16]*channel
+	dirty       []*channel // channels with confirms to send at the end of a read batch
+	blockedSent bool
+
+	sessMu   sync.Mutex
+	sessions map[uint16]*broker.Session // for the writer to resume after draining
+}
+
+func newConn(s *Server, nc net.Conn) *conn {
+	id := s.nextID.Add(1)
+	c := &conn{
+		srv: s, nc: nc, id: id,
+		log:      s.log.With("conn", fmt.Sprintf("%s -> %s", nc.RemoteAddr(), nc.LocalAddr())),
+		wake:     make(chan struct{}, 1),
+		done:     make(chan struct{}),
+		wdone:    make(chan struct{}),
+		frameMax: s.cfg.FrameMax,
+		channels: map[uint16]*channel{},
+		sessions: map[uint16]*broker.Session{},
+	}
+	c.r = amqp.NewReader(readCounter{c}, readBufSize)
+	c.r.SetMaxFrameSize(amqp.FrameMinSize) // until tune-ok
+	return c
+}
+
+// readCounter records when the socket last gave us bytes, for heartbeats.
+type readCounter struct{ c *conn }
+
+func (rc readCounter) Read(p []byte) (int, error) {
+	n, err := rc.c.nc.Read(p)
+	if n > 0 {
+		rc.c.lastRead.Store(time.Now().UnixNano())
+	}
+	return n, err
+}
+
+// serve runs the connection to its end.
+func (c *conn) serve() {
+	go c.writeLoop()
+	err := c.run()
+	c.finish(err)
+}
+
+// finish releases everything the connection held.
+func (c *conn) finish(err error) {
+	for id, ch := range c.channels {
+		ch.release()
+		delete(c.channels, id)
+	}
+	if c.vhost != nil {
+		c.vhost.CloseOwner(c.id)
+	}
+	close(c.done)
+	<-c.wdone
+	c.nc.Close()
+	switch {
+	case err == nil, errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
+		c.log.Debug("connection closed")
+	default:
+		c.log.Info("connection closed", "reason", err)
+	}
+}
+
+// errClientClosed ends the read loop after a clean close handshake.
+var errClientClosed = errors.New("closed by client")
+
+func (c *conn) run() error {
+	if err := c.handshake(); err != nil {
+		return err
+	}
+	for {
+		if err := c.readAndHandle(); err != nil {
+			if errors.Is(err, errClientClosed) {
+				return nil
+			}
+			var ae *amqp.Error
+			if errors.As(err, &ae) {
+				return c.closeWithError(ae)
+			}
+			if c.closeSent.Load() {
+				return nil // the close timed out or the peer hung up: fine
+			}
+			if ne := (net.Error)(nil); errors.As(err, &ne) && ne.Timeout() && c.hbTimedOut() {
+				c.log.Warn("missed heartbeats from client", "timeout", time.Duration(c.heartbeat.Load()))
+			}
+			return err
+		}
+	}
+}
+
+func (c *conn) hbTimedOut() bool { return c.heartbeat.Load() > 0 }
+
+// readAndHandle reads one frame and acts on it.
+func (c *conn) readAndHandle() error {
+	f, err := c.r.ReadFrame()
+	if err != nil {
+		return err
+	}
+	if c.closeSent.Load() {
+		return c.handleWhileClosing(f)
+	}
+	if err := c.handleFrame(f); err != nil {
+		return err
+	}
+	if c.r.Buffered() == 0 {
+		c.endOfBatch()
+	}
+	return nil
+}
+
+// endOfBatch runs when no more input is buffered: confirms accumulated
+// during the batch go out as one multiple-ack per channel.
+func (c *conn) endOfBatch() {
+	for _, ch := range c.dirty {
+		ch.flushConfirms()
+	}
+	c.dirty = c.dirty[:0]
+}
+
+// handleWhileClosing discards everything but close/close-ok once we have
+// sent connection.close (AMQP 0-9-1, 2.2.4).
+func (c *conn) handleWhileClosing(f amqp.Frame) error {
+	if f.Type != amqp.FrameMethod || f.Channel != 0 {
+		return nil
+	}
+	m, err := amqp.DecodeMethod(f.Payload)
+	if err != nil {
+		return nil
+	}
+	switch m.(type) {
+	case *amqp.ConnectionCloseOk:
+		return errClientClosed
+	case *amqp.ConnectionClose:
+		c.sendMethod(0, &amqp.ConnectionCloseOk{})
+		return errClientClosed
+	}
+	return nil
+}
+
+func (c *conn) handleFrame(f amqp.Frame) error {
+	switch f.Type {
+	case amqp.FrameHeartbeat:
+		if f.Channel != 0 {
+			return unexpectedFrame(f)
+		}
+		return nil
+	case amqp.FrameMethod:
+		if f.Channel == 0 {
+			return c.handleConnMethod(f.Payload)
+		}
+	case amqp.FrameHeader, amqp.FrameBody:
+		if f.Channel == 0 {
+			return unexpectedFrame(f)
+		}
+	default:
+		return amqp.ConnectionError(amqp.ReplyFrameError, "FRAME_ERROR - type %d, %s: unknown_frame", f.Type, snippet(f.Payload))
+	}
+	if f.Channel > c.channelMax && c.channelMax != 0 {
+		return amqp.ConnectionError(amqp.ReplyChannelError, "CHANNEL_ERROR - channel id %d exceeds negotiated channel_max (%d)", f.Channel, c.channelMax)
+	}
+	ch := c.channels[f.Channel]
+	if ch == nil {
+		if f.Type != amqp.FrameMethod {
+			return unexpectedFrame(f)
+		}
+		return c.openChannel(f)
+	}
+	return ch.handleFrame(f)
+}
+
+func unexpectedFrame(f amqp.Frame) *amqp.Error {
+	return amqp.ConnectionError(amqp.ReplyUnexpectedFrame, "UNEXPECTED_FRAME - type %d, %s", f.Type, snippet(f.Payload))
+}
+
+func snippet(p []byte) string {
+	if len(p) <= 16 {
+		return fmt.Sprintf("all octets = %v", p)
+	}
+	return fmt.Sprintf("first 16 octets = %v", p[:16])
+}
+
+func (c *conn) openChannel(f amqp.Frame) error {
+	m, err := amqp.DecodeMethod(f.Payload)
+	if err != nil {
+		return err
+	}
+	if _, ok := m.(*amqp.ChannelOpen); !ok {
+		return methodError(amqp.ReplyChannelError, m, "CHANNEL_ERROR - expected 'channel.open'")
+	}
+	if c.channelMax != 0 && len(c.channels) >= int(c.channelMax) {
+		return methodError(amqp.ReplyNotAllowed, m, "NOT_ALLOWED - number of channels opened (%d) has reached the negotiated channel_max (%d)", len(c.channels), c.channelMax)
+	}
+	ch := newChannel(c, f.Channel)
+	c.channels[f.Channel] = ch
+	c.sessMu.Lock()
+	c.sessions[f.Channel] = ch.sess
+	c.sessMu.Unlock()
+	c.sendMethod(f.Channel, &amqp.ChannelOpenOk{})
+	return nil
+}
+
+// dropChannel forgets a channel after its close handshake.
+func (c *conn) dropChannel(ch *channel) {
+	ch.release()
+	delete(c.channels, ch.id)
+	c.sessMu.Lock()
+	delete(c.sessions, ch.id)
+	c.sessMu.Unlock()
+}
+
+func methodError(code uint16, m amqp.Method, format string, args ...any) *amqp.Error {
+	e := amqp.ConnectionError(code, format, args...)
+	if m != nil {
+		e.ClassID, e.MethodID = m.ClassID(), m.MethodID()
+	}
+	return e
+}
+
+func (c *conn) handleConnMethod(payload []byte) error {
+	m, err := amqp.DecodeMethod(payload)
+	if err != nil {
+		return err
+	}
+	switch m := m.(type) {
+	case *amqp.ConnectionClose:
+		c.sendMethod(0, &amqp.ConnectionCloseOk{})
+		c.flush()
+		return errClientClosed
+	case *amqp.ConnectionCloseOk:
+		return errClientClosed
+	case *amqp.ConnectionBlocked, *amqp.ConnectionUnblocked:
+		return nil // a client may tell us it is blocked; nothing to do
+	default:
+		return methodError(amqp.ReplyChannelError, m, "CHANNEL_ERROR - unexpected method in connection state running")
+	}
+}
+
+// closeWithError sends connection.close for a hard error and waits briefly
+// for close-ok. Frame errors mean we lost sync, so we stop reading at once.
+func (c *conn) closeWithError(e *amqp.Error) error {
+	c.log.Warn("closing connection", "code", e.Code, "reason", e.Text)
+	c.sendClose(e)
+	if e.Code == amqp.ReplyFrameError {
+		c.flush()
+		time.Sleep(100 * time.Millisecond) // let the close reach the peer before the socket goes
+		return e
+	}
+	_ = c.nc.SetReadDeadline(time.Now().Add(closeGrace))
+	for {
+		f, err := c.r.ReadFrame()
+		if err != nil {
+			return e
+		}
+		if herr := c.handleWhileClosing(f); herr != nil {
+			c.flush()
+			return e
+		}
+	}
+}
+
+func (c *conn) sendClose(e *amqp.Error) {
+	if c.closeSent.Swap(true) {
+		return
+	}
+	text := e.Text
+	if len(text) > 255 {
+		text = text[:255]
+	}
+	c.sendMethod(0, &amqp.ConnectionClose{ReplyCode: e.Code, ReplyText: text, ClassId: e.ClassID, MethodId: e.MethodID})
+}
+
+// forceClose is called from other goroutines (shutdown, management): it
+// sends connection.close and gives the client closeGrace to answer.
+func (c *conn) forceClose(reason string) {
+	c.sendClose(amqp.ConnectionError(amqp.ReplyConnectionForced, "CONNECTION_FORCED - %s", reason))
+	_ = c.nc.SetReadDeadline(time.Now().Add(closeGrace))
+}
+
+// waitIfBlocked suspends reading while a resource alarm is raised, telling
+// the client with connection.blocked / unblocked when it asked for them.
+func (c *conn) waitIfBlocked() {
+	a := c.srv.alarm.Load()
+	if a == nil {
+		return
+	}
+	c.endOfBatch() // confirms of what was already accepted still go out
+	notify := capability(c.caps, "connection.blocked")
+	if notify && !c.blockedSent {
+		c.sendMethod(0, &amqp.ConnectionBlocked{Reason: a.reason})
+		c.blockedSent = true
+	}
+	c.blockedAt.Store(time.Now().UnixNano())
+	select {
+	case <-a.cleared:
+	case <-c.srv.ctx.Done():
+	}
+	c.blockedAt.Store(0)
+	c.lastRead.Store(time.Now().UnixNano())
+	if notify && c.blockedSent {
+		c.sendMethod(0, &amqp.ConnectionUnblocked{})
+		c.blockedSent = false
+	}
+}
+
+func capability(caps amqp.Table, name string) bool {
+	v, _ := caps[name].(bool)
+	return v
+}
+
+// --- outbound ---
+
+// sendMethod queues a method frame.
+func (c *conn) sendMethod(ch uint16, m amqp.Method) {
+	c.outMu.Lock()
+	c.out = amqp.AppendMethodFrame(c.out, ch, m)
+	c.outMu.Unlock()
+	c.signal()
+}
+
+func (c *conn) signal() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// flush asks the writer to write now and waits until the buffer is empty
+// or the writer has gone.
+func (c *conn) flush() {
+	for i := 0; i < 200; i++ {
+		c.outMu.Lock()
+		n := len(c.out)
+		c.outMu.Unlock()
+		if n == 0 {
+			return
+		}
+		c.signal()
+		select {
+		case <-c.wdone:
+			return
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
+// writeLoop writes whatever accumulated in one syscall, sends heartbeats
+// when idle, and drops the peer after two missed heartbeat intervals.
+func (c *conn) writeLoop() {
+	defer close(c.wdone)
+	var spare []byte
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	lastWrite := time.Now()
+	for {
+		var final bool
+		select {
+		case <-c.wake:
+		case <-c.done:
+			final = true
+		case now := <-tick.C:
+			hb := time.Duration(c.heartbeat.Load())
+			if hb <= 0 {
+				continue
+			}
+			if now.Sub(lastWrite) >= hb/2 {
+				c.outMu.Lock()
+				if len(c.out) == 0 {
+					c.out = amqp.AppendHeartbeat(c.out)
+				}
+				c.outMu.Unlock()
+			}
+			if c.blockedAt.Load() == 0 && now.Sub(time.Unix(0, c.lastRead.Load())) > 2*hb {
+				c.log.Warn("missed heartbeats from client, closing", "timeout", hb)
+				c.nc.Close()
+			}
+		}
+		c.outMu.Lock()
+		buf := c.out
+		c.out = spare[:0]
+		c.outMu.Unlock()
+		if len(buf) > 0 {
+			if _, err := c.nc.Write(buf); err != nil {
+				c.nc.Close() // unblocks the reader
+				// Keep draining so producers never see a full buffer.
+				c.outMu.Lock()
+				c.out = c.out[:0]
+				c.outMu.Unlock()
+				if final {
+					return
+				}
+				continue
+			}
+			lastWrite = time.Now()
+		}
+		if cap(buf) > 4*highWater {
+			buf = nil // don't keep a huge buffer after a burst
+		}
+		spare = buf
+		if c.paused.Load() {
+			c.outMu.Lock()
+			n := len(c.out)
+			c.outMu.Unlock()
+			if n < lowWater {
+				c.paused.Store(false)
+				c.resumeSessions()
+			}
+		}
+		if final {
+			for {
+				c.outMu.Lock()
+				rest := c.out
+				c.out = nil
+				c.outMu.Unlock()
+				if len(rest) == 0 {
+					return
+				}
+				if _, err := c.nc.Write(rest); err != nil {
+					return
+				}
+			}
+		}
+	}
+}
+
+func (c *conn) resumeSessions() {
+	c.sessMu.Lock()
+	ss := make([]*broker.Session, 0, len(c.sessions))
+	for _, s := range c.sessions {
+		ss = append(ss, s)
+	}
+	c.sessMu.Unlock()
+	for _, s := range ss {
+		s.Resume()
+	}
+}
+
+// writable is the sinks' room check; marks the connection paused when full.
+func (c *conn) writableLocked() bool {
+	if len(c.out) < highWater {
+		return true
+	}
+	c.paused.Store(true)
+	return false
+}
+
+var hostname, _ = os.Hostname()

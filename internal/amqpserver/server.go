@@ -1,0 +1,194 @@
+// Package amqpserver is Warren's AMQP 0-9-1 front end: the listener, and
+// per connection one reader goroutine (which runs the connection and
+// channel state machines) and one writer goroutine (which coalesces
+// outgoing frames into few syscalls).
+package amqpserver
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/warrenmq/warren/internal/auth"
+	"github.com/warrenmq/warren/internal/broker"
+)
+
+// Config of the AMQP front end. Zero values take RabbitMQ's defaults.
+type Config struct {
+	Log              *slog.Logger
+	Broker           *broker.Broker
+	Users            *auth.Store
+	Heartbeat        time.Duration // proposed in connection.tune; 0 disables
+	FrameMax         uint32
+	ChannelMax       uint16
+	MaxMessageSize   int
+	HandshakeTimeout time.Duration
+	Version          string
+	ClusterName      string
+}
+
+func (c *Config) defaults() {
+	if c.Log == nil {
+		c.Log = slog.Default()
+	}
+	if c.FrameMax == 0 {
+		c.FrameMax = 131072
+	}
+	if c.ChannelMax == 0 {
+		c.ChannelMax = 2047
+	}
+	if c.MaxMessageSize == 0 {
+		c.MaxMessageSize = 128 << 20
+	}
+	if c.HandshakeTimeout == 0 {
+		c.HandshakeTimeout = 10 * time.Second
+	}
+	if c.Version == "" {
+		c.Version = "dev"
+	}
+}
+
+// Server accepts AMQP connections.
+type Server struct {
+	cfg    Config
+	log    *slog.Logger
+	nextID atomic.Uint64
+
+	mu      sync.Mutex
+	conns   map[*conn]struct{}
+	lns     []net.Listener
+	closed  bool
+	wg      sync.WaitGroup
+	ctx     context.Context
+	cancel  context.CancelFunc
+	started time.Time
+
+	alarm atomic.Pointer[alarm] // non-nil while a resource alarm blocks publishers
+}
+
+// alarm is one raised resource alarm; cleared is closed when it ends.
+type alarm struct {
+	reason  string
+	cleared chan struct{}
+}
+
+// New makes a server; call Serve with a listener.
+func New(cfg Config) *Server {
+	cfg.defaults()
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Server{cfg: cfg, log: cfg.Log, conns: map[*conn]struct{}{}, ctx: ctx, cancel: cancel, started: time.Now()}
+}
+
+// Serve accepts connections on ln until Close.
+func (s *Server) Serve(ln net.Listener) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return net.ErrClosed
+	}
+	s.lns = append(s.lns, ln)
+	s.mu.Unlock()
+	var delay time.Duration
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				time.Sleep(delay)
+				continue
+			}
+			return err
+		}
+		delay = 0
+		if tc, ok := nc.(*net.TCPConn); ok {
+			_ = tc.SetNoDelay(true)
+		}
+		c := newConn(s, nc)
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			nc.Close()
+			continue
+		}
+		s.conns[c] = struct{}{}
+		s.wg.Add(1)
+		s.mu.Unlock()
+		go func() {
+			defer s.wg.Done()
+			c.serve()
+			s.mu.Lock()
+			delete(s.conns, c)
+			s.mu.Unlock()
+		}()
+	}
+}
+
+// Close stops accepting, closes every connection with 320
+// CONNECTION_FORCED as RabbitMQ does on shutdown, and waits for them.
+func (s *Server) Close() {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.closed = true
+	for _, ln := range s.lns {
+		ln.Close()
+	}
+	cs := s.connList()
+	s.mu.Unlock()
+	for _, c := range cs {
+		c.forceClose("broker forced connection closure with reason 'shutdown'")
+	}
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		for _, c := range cs {
+			c.nc.Close()
+		}
+		<-done
+	}
+	s.cancel()
+}
+
+func (s *Server) connList() []*conn {
+	cs := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		cs = append(cs, c)
+	}
+	return cs
+}
+
+// ConnectionCount is the number of open connections.
+func (s *Server) ConnectionCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}
+
+// SetAlarm raises (reason non-empty) or clears a resource alarm. While it
+// is raised, a connection that publishes is sent connection.blocked and is
+// not read from any more; consumers keep draining. Clearing it sends
+// connection.unblocked to the blocked connections and resumes reading.
+func (s *Server) SetAlarm(reason string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old := s.alarm.Load()
+	switch {
+	case reason == "" && old != nil:
+		s.alarm.Store(nil)
+		close(old.cleared)
+	case reason != "" && old == nil:
+		s.alarm.Store(&alarm{reason: reason, cleared: make(chan struct{})})
+	}
+}

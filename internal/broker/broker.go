@@ -1,0 +1,153 @@
+// Package broker is Warren's protocol-agnostic core: virtual hosts,
+// exchanges, bindings, queues, consumers and dispatch. It knows nothing of
+// sockets or frames; amqpserver translates the wire into calls here.
+package broker
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+)
+
+// MetaLog is where durable metadata commands are kept. Append must not
+// return before the record is on disk.
+type MetaLog interface {
+	Append(rec []byte) error
+	ReadAll() ([][]byte, error)
+	Rewrite(recs [][]byte) error
+}
+
+// Config wires a Broker.
+type Config struct {
+	Log          *slog.Logger
+	Meta         MetaLog // nil: nothing is persisted
+	DefaultVhost string
+}
+
+// Broker holds every virtual host.
+type Broker struct {
+	log  *slog.Logger
+	meta MetaLog
+
+	applyMu sync.Mutex // serialises Apply: one state machine, one order
+	mu      sync.RWMutex
+	vhosts  map[string]*Vhost
+}
+
+// New makes a broker and replays the durable metadata, if any.
+func New(cfg Config) (*Broker, error) {
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	b := &Broker{log: cfg.Log, vhosts: map[string]*Vhost{}}
+	if cfg.Meta != nil {
+		if err := b.recover(cfg.Meta); err != nil {
+			return nil, err
+		}
+		b.meta = cfg.Meta
+	}
+	if cfg.DefaultVhost != "" && b.Vhost(cfg.DefaultVhost) == nil {
+		if _, err := b.Apply(&Command{Op: OpAddVhost, Vhost: cfg.DefaultVhost}); err != nil {
+			return nil, err
+		}
+	}
+	return b, nil
+}
+
+// recover replays the metadata log, then rewrites it as a compact snapshot
+// of what is live, so the log never grows across restarts.
+func (b *Broker) recover(meta MetaLog) error {
+	recs, err := meta.ReadAll()
+	if err != nil {
+		return fmt.Errorf("read metadata: %w", err)
+	}
+	for i, rec := range recs {
+		var cmd Command
+		if err := json.Unmarshal(rec, &cmd); err != nil {
+			return fmt.Errorf("metadata record %d: %w", i, err)
+		}
+		if err := cmd.decodeArgs(); err != nil {
+			return fmt.Errorf("metadata record %d: %w", i, err)
+		}
+		if _, err := b.apply(&cmd, false); err != nil {
+			b.log.Warn("metadata replay: command failed", "op", cmd.Op, "name", cmd.Name, "err", err)
+		}
+	}
+	snap, err := b.snapshot()
+	if err != nil {
+		return err
+	}
+	return meta.Rewrite(snap)
+}
+
+// snapshot lists the commands that recreate every durable object.
+func (b *Broker) snapshot() ([][]byte, error) {
+	var cmds []*Command
+	for _, v := range b.Vhosts() {
+		cmds = append(cmds, &Command{Op: OpAddVhost, Vhost: v.Name})
+		xs := v.Exchanges()
+		sort.Slice(xs, func(i, j int) bool { return xs[i].Name < xs[j].Name })
+		for _, x := range xs {
+			if x.Durable && !isBuiltinExchange(x.Name) {
+				cmds = append(cmds, &Command{Op: OpDeclareExchange, Vhost: v.Name, Name: x.Name, Type: x.Kind,
+					Durable: true, AutoDelete: x.AutoDelete, Internal: x.Internal, Args: x.Args})
+			}
+		}
+		qs := v.Queues()
+		sort.Slice(qs, func(i, j int) bool { return qs[i].Name < qs[j].Name })
+		for _, q := range qs {
+			if q.Durable && !q.Exclusive {
+				cmds = append(cmds, &Command{Op: OpDeclareQueue, Vhost: v.Name, Name: q.Name,
+					Durable: true, AutoDelete: q.AutoDelete, Args: q.Args})
+			}
+		}
+		for _, x := range xs {
+			for _, bd := range x.Bindings() {
+				if !bd.Durable() {
+					continue
+				}
+				cmds = append(cmds, bindCommand(OpBind, v.Name, bd))
+			}
+		}
+	}
+	recs := make([][]byte, 0, len(cmds))
+	for _, c := range cmds {
+		rec, err := c.marshal()
+		if err != nil {
+			return nil, err
+		}
+		recs = append(recs, rec)
+	}
+	return recs, nil
+}
+
+func bindCommand(op Op, vhost string, bd *Binding) *Command {
+	c := &Command{Op: op, Vhost: vhost, Source: bd.Source.Name, Key: bd.Key, Args: bd.Args}
+	if bd.Dest.Queue != nil {
+		c.DestType, c.Destination = DestQueue, bd.Dest.Queue.Name
+	} else {
+		c.DestType, c.Destination = DestExchange, bd.Dest.Exchange.Name
+	}
+	return c
+}
+
+// Vhost returns the named virtual host or nil.
+func (b *Broker) Vhost(name string) *Vhost {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	return b.vhosts[name]
+}
+
+// Vhosts lists the virtual hosts sorted by name.
+func (b *Broker) Vhosts() []*Vhost {
+	b.mu.RLock()
+	vs := make([]*Vhost, 0, len(b.vhosts))
+	for _, v := range b.vhosts {
+		vs = append(vs, v)
+	}
+	b.mu.RUnlock()
+	sort.Slice(vs, func(i, j int) bool { return vs[i].Name < vs[j].Name })
+	return vs
+}

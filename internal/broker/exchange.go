@@ -1,0 +1,91 @@
+package broker
+
+import (
+	"sync/atomic"
+
+	"github.com/warrenmq/warren/internal/amqp"
+	"github.com/warrenmq/warren/internal/broker/routing"
+)
+
+// Exchange kinds built in.
+const (
+	KindDirect  = "direct"
+	KindFanout  = "fanout"
+	KindTopic   = "topic"
+	KindHeaders = "headers"
+)
+
+// Dest is a binding's destination: a queue or an exchange.
+type Dest struct {
+	Queue    *Queue
+	Exchange *Exchange
+}
+
+// Binding links a source exchange to a destination.
+type Binding struct {
+	Source *Exchange
+	Dest   Dest
+	Key    string
+	Args   amqp.Table
+}
+
+// Durable reports whether the binding survives a restart: both ends must.
+func (b *Binding) Durable() bool {
+	if b.Dest.Queue != nil {
+		return b.Source.Durable && b.Dest.Queue.Durable
+	}
+	return b.Source.Durable && b.Dest.Exchange.Durable
+}
+
+// Exchange routes messages to queues and exchanges. Its bindings are
+// guarded by Vhost.mu: written under the write lock, routed under RLock.
+type Exchange struct {
+	Name       string
+	Kind       string
+	Durable    bool
+	AutoDelete bool
+	Internal   bool
+	Args       amqp.Table
+	Vhost      *Vhost
+
+	matcher  routing.Matcher[Dest]
+	bindings []*Binding // outgoing
+	incoming []*Binding // exchange-to-exchange bindings pointing here
+	deleted  atomic.Bool
+
+	Stats ExchangeStats
+}
+
+// ExchangeStats are cheap counters for management and metrics.
+type ExchangeStats struct {
+	PublishIn  atomic.Uint64
+	PublishOut atomic.Uint64
+}
+
+func newExchange(v *Vhost, name, kind string, durable, autoDelete, internal bool, args amqp.Table) (*Exchange, bool) {
+	m, ok := routing.New[Dest](kind)
+	if !ok {
+		return nil, false
+	}
+	return &Exchange{Name: name, Kind: kind, Durable: durable, AutoDelete: autoDelete,
+		Internal: internal, Args: args, Vhost: v, matcher: m}, true
+}
+
+// Bindings returns a copy of the exchange's outgoing bindings.
+func (x *Exchange) Bindings() []*Binding {
+	x.Vhost.mu.RLock()
+	defer x.Vhost.mu.RUnlock()
+	return append([]*Binding(nil), x.bindings...)
+}
+
+// Deleted reports whether the exchange was deleted.
+func (x *Exchange) Deleted() bool { return x.deleted.Load() }
+
+func (x *Exchange) findBinding(d Dest, key string, args amqp.Table) int {
+	for i, b := range x.bindings {
+		if b.Dest == d && b.Key == key && tablesEqual(b.Args, args) {
+			return i
+		}
+	}
+	return -1
+}

@@ -1,0 +1,40 @@
+package broker
+
+import "github.com/warrenmq/warren/internal/amqp"
+
+// Message is one published message. It is immutable once published and
+// shared by every queue it was routed to (stored once, not copied per queue).
+type Message struct {
+	Exchange   string
+	RoutingKey string
+	// Props holds the raw basic-class properties (flags and values) exactly
+	// as the publisher sent them; they are forwarded without re-encoding.
+	Props      []byte
+	Body       []byte
+	Persistent bool
+	Priority   uint8
+}
+
+// Size is the body size, which RabbitMQ counts for message_bytes.
+func (m *Message) Size() int { return len(m.Body) }
+
+// entry is a message's place in one queue.
+type entry struct {
+	msg         *Message
+	seq         uint64 // enqueue order, so requeued messages return to their place
+	redelivered bool
+}
+
+// Headers decodes the message's headers table; never nil, so callers can
+// tell "decoded, empty" from "not decoded yet".
+func (m *Message) Headers() amqp.Table {
+	sum, err := amqp.ScanProperties(m.Props)
+	if err != nil || len(sum.Headers) == 0 {
+		return amqp.Table{}
+	}
+	t, _, err := amqp.ReadTable(sum.Headers)
+	if err != nil || t == nil {
+		return amqp.Table{}
+	}
+	return t
+}

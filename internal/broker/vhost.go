@@ -1,0 +1,185 @@
+package broker
+
+import (
+	"sync"
+
+	"github.com/warrenmq/warren/internal/amqp"
+)
+
+// Vhost is a virtual host: a namespace of exchanges and queues.
+type Vhost struct {
+	Name   string
+	broker *Broker
+
+	mu        sync.RWMutex
+	exchanges map[string]*Exchange
+	queues    map[string]*Queue
+}
+
+func newVhost(b *Broker, name string) *Vhost {
+	v := &Vhost{Name: name, broker: b, exchanges: map[string]*Exchange{}, queues: map[string]*Queue{}}
+	for _, d := range []struct{ name, kind string }{
+		{"", KindDirect},
+		{"amq.direct", KindDirect},
+		{"amq.fanout", KindFanout},
+		{"amq.topic", KindTopic},
+		{"amq.headers", KindHeaders},
+		{"amq.match", KindHeaders},
+	} {
+		x, _ := newExchange(v, d.name, d.kind, true, false, false, nil)
+		v.exchanges[d.name] = x
+	}
+	return v
+}
+
+// Exchange looks an exchange up.
+func (v *Vhost) Exchange(name string) *Exchange {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	return v.exchanges[name]
+}
+
+// Queue looks a queue up.
+func (v *Vhost) Queue(name string) *Queue {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	return v.queues[name]
+}
+
+// Queues returns every queue, in no particular order.
+func (v *Vhost) Queues() []*Queue {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	qs := make([]*Queue, 0, len(v.queues))
+	for _, q := range v.queues {
+		qs = append(qs, q)
+	}
+	return qs
+}
+
+// Exchanges returns every exchange, in no particular order.
+func (v *Vhost) Exchanges() []*Exchange {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	xs := make([]*Exchange, 0, len(v.exchanges))
+	for _, x := range v.exchanges {
+		xs = append(xs, x)
+	}
+	return xs
+}
+
+// PublishResult says where a message went.
+type PublishResult struct {
+	Routed int // queues the message was enqueued on
+}
+
+// Publish routes m from the named exchange and enqueues it on every
+// matching queue, once per queue however many bindings match. scratch is
+// reused between calls to avoid allocating per message.
+func (v *Vhost) Publish(x *Exchange, m *Message, scratch *[]*Queue) (PublishResult, error) {
+	qs := (*scratch)[:0]
+	v.mu.RLock()
+	if x.Name == "" {
+		if q := v.queues[m.RoutingKey]; q != nil {
+			qs = append(qs, q)
+		}
+	} else {
+		qs = v.routeLocked(x, m, qs)
+	}
+	v.mu.RUnlock()
+	x.Stats.PublishIn.Add(1)
+	routed := 0
+	for _, q := range qs {
+		if q.enqueue(m) {
+			routed++
+		}
+	}
+	if routed > 0 {
+		x.Stats.PublishOut.Add(1)
+	}
+	*scratch = qs[:0]
+	return PublishResult{Routed: routed}, nil
+}
+
+// routeLocked follows bindings, including exchange-to-exchange ones, and
+// collects each queue once. v.mu must be held (read).
+func (v *Vhost) routeLocked(x *Exchange, m *Message, qs []*Queue) []*Queue {
+	var headers amqp.Table
+	var dests [16]Dest
+	var seenBuf [4]*Exchange
+	seen := seenBuf[:0]
+	pending := []*Exchange{x}
+	for len(pending) > 0 {
+		src := pending[len(pending)-1]
+		pending = pending[:len(pending)-1]
+		if containsExchange(seen, src) {
+			continue
+		}
+		seen = append(seen, src)
+		if src.Kind == KindHeaders && headers == nil {
+			headers = m.Headers()
+		}
+		for _, d := range src.matcher.Route(m.RoutingKey, headers, dests[:0]) {
+			if d.Queue != nil {
+				qs = appendUnique(qs, d.Queue)
+			} else if !containsExchange(seen, d.Exchange) {
+				pending = append(pending, d.Exchange)
+			}
+		}
+	}
+	return qs
+}
+
+func containsExchange(xs []*Exchange, x *Exchange) bool {
+	for _, y := range xs {
+		if y == x {
+			return true
+		}
+	}
+	return false
+}
+
+// autoDeleteQueue deletes an auto-delete queue whose last consumer left.
+func (v *Vhost) autoDeleteQueue(q *Queue) {
+	_, _ = v.broker.Apply(&Command{Op: OpDeleteQueue, Vhost: v.Name, Name: q.Name, auto: q})
+}
+
+// CloseOwner deletes the exclusive queues of a closing connection.
+func (v *Vhost) CloseOwner(owner uint64) {
+	v.mu.RLock()
+	var qs []*Queue
+	for _, q := range v.queues {
+		if q.Exclusive && q.Owner == owner {
+			qs = append(qs, q)
+		}
+	}
+	v.mu.RUnlock()
+	for _, q := range qs {
+		_, _ = v.broker.Apply(&Command{Op: OpDeleteQueue, Vhost: v.Name, Name: q.Name, auto: q})
+	}
+}
+
+// QueueFor looks a queue up for an operation by connection owner: 404 if
+// it does not exist, 405 if it is another connection's exclusive queue.
+func (v *Vhost) QueueFor(name string, owner uint64) (*Queue, error) {
+	q := v.Queue(name)
+	if q == nil {
+		return nil, notFoundQueue(v.Name, name)
+	}
+	if q.Exclusive && q.Owner != owner {
+		return nil, lockedQueue(v.Name, name)
+	}
+	return q, nil
+}
+
+// ExchangeForPublish looks up an exchange a client publishes to.
+func (v *Vhost) ExchangeForPublish(name string) (*Exchange, error) {
+	x := v.Exchange(name)
+	if x == nil {
+		return nil, notFoundExchange(v.Name, name)
+	}
+	if x.Internal {
+		return nil, errorf(KindAccessRefused, "cannot publish to internal exchange '%s' in vhost '%s'", name, v.Name)
+	}
+	return x, nil
+}

@@ -1,0 +1,5 @@
+//go:build !race
+
+package warrentest
+
+const raceEnabled = false
