@@ -41,7 +41,7 @@ type channel struct {
 	tx      bool
 	txPubs  []txPublish
 	txAcks  []txAck
-	scratch []*broker.Queue
+	scratch broker.Scratch
 
 	lastQueue string           // for the empty-name shortcuts of the spec
 	xcache    *broker.Exchange // last exchange published to

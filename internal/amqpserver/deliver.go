@@ -12,10 +12,10 @@ import (
 // locks held: they only append to the outbound buffer.
 
 // Deliver writes basic.deliver, the content header and the body frames.
-func (ch *channel) Deliver(d *broker.Delivery) {
+func (ch *channel) Deliver(d broker.Delivery) {
 	c := ch.c
 	c.outMu.Lock()
-	c.out = appendDeliver(c.out, ch.id, d)
+	c.out = appendDeliver(c.out, ch.id, &d)
 	c.out = appendContent(c.out, ch.id, d.Msg, c.frameMax)
 	c.outMu.Unlock()
 	c.signal()

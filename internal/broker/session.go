@@ -10,7 +10,7 @@ import (
 // not block and must not call back into the broker.
 type Sink interface {
 	// Deliver writes one delivery to the client.
-	Deliver(d *Delivery)
+	Deliver(d Delivery)
 	// Writable reports whether the outbound buffer has room. While it is
 	// false nothing is dispatched to the session; the sink calls
 	// Session.Resume once it has drained.
@@ -141,7 +141,7 @@ func (s *Session) tryDeliver(c *Consumer, q *Queue, e entry) bool {
 		c.unacked++
 		q.unacked++
 	}
-	s.sink.Deliver(&d)
+	s.sink.Deliver(d)
 	s.mu.Unlock()
 	return true
 }

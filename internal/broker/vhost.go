@@ -73,42 +73,49 @@ type PublishResult struct {
 	Routed int // queues the message was enqueued on
 }
 
-// Publish routes m from the named exchange and enqueues it on every
-// matching queue, once per queue however many bindings match. scratch is
-// reused between calls to avoid allocating per message.
-func (v *Vhost) Publish(x *Exchange, m *Message, scratch *[]*Queue) (PublishResult, error) {
-	qs := (*scratch)[:0]
+// Scratch holds a publisher's reusable routing buffers, so that routing
+// allocates nothing per message. One per publishing goroutine.
+type Scratch struct {
+	queues  []*Queue
+	dests   []Dest
+	pending []*Exchange
+	seen    []*Exchange
+}
+
+// Publish routes m from exchange x and enqueues it on every matching
+// queue, once per queue however many bindings match.
+func (v *Vhost) Publish(x *Exchange, m *Message, sc *Scratch) (PublishResult, error) {
+	qs := sc.queues[:0]
 	v.mu.RLock()
 	if x.Name == "" {
 		if q := v.queues[m.RoutingKey]; q != nil {
 			qs = append(qs, q)
 		}
 	} else {
-		qs = v.routeLocked(x, m, qs)
+		qs = v.routeLocked(x, m, qs, sc)
 	}
 	v.mu.RUnlock()
 	x.Stats.PublishIn.Add(1)
 	routed := 0
-	for _, q := range qs {
+	for i, q := range qs {
 		if q.enqueue(m) {
 			routed++
 		}
+		qs[i] = nil
 	}
 	if routed > 0 {
 		x.Stats.PublishOut.Add(1)
 	}
-	*scratch = qs[:0]
+	sc.queues = qs[:0]
 	return PublishResult{Routed: routed}, nil
 }
 
 // routeLocked follows bindings, including exchange-to-exchange ones, and
 // collects each queue once. v.mu must be held (read).
-func (v *Vhost) routeLocked(x *Exchange, m *Message, qs []*Queue) []*Queue {
+func (v *Vhost) routeLocked(x *Exchange, m *Message, qs []*Queue, sc *Scratch) []*Queue {
 	var headers amqp.Table
-	var dests [16]Dest
-	var seenBuf [4]*Exchange
-	seen := seenBuf[:0]
-	pending := []*Exchange{x}
+	seen := sc.seen[:0]
+	pending := append(sc.pending[:0], x)
 	for len(pending) > 0 {
 		src := pending[len(pending)-1]
 		pending = pending[:len(pending)-1]
@@ -119,7 +126,8 @@ func (v *Vhost) routeLocked(x *Exchange, m *Message, qs []*Queue) []*Queue {
 		if src.Kind == KindHeaders && headers == nil {
 			headers = m.Headers()
 		}
-		for _, d := range src.matcher.Route(m.RoutingKey, headers, dests[:0]) {
+		sc.dests = src.matcher.Route(m.RoutingKey, headers, sc.dests[:0])
+		for _, d := range sc.dests {
 			if d.Queue != nil {
 				qs = appendUnique(qs, d.Queue)
 			} else if !containsExchange(seen, d.Exchange) {
@@ -127,6 +135,9 @@ func (v *Vhost) routeLocked(x *Exchange, m *Message, qs []*Queue) []*Queue {
 			}
 		}
 	}
+	clear(seen)
+	sc.seen, sc.pending = seen[:0], pending[:0]
+	clear(sc.dests)
 	return qs
 }
 
