@@ -54,7 +54,7 @@ type Config struct {
 	Heartbeat        time.Duration // heartbeat (seconds); 60s
 	FrameMax         uint32        // frame_max (bytes); 131072
 	ChannelMax       uint16        // channel_max; 2047
-	MaxMessageSize   int64         // max_message_size (bytes); 134217728
+	MaxMessageSize   int           // max_message_size (bytes); 134217728
 	HandshakeTimeout time.Duration // handshake_timeout (milliseconds); 10s
 
 	// Extra holds config-file keys Warren does not (yet) understand, such
@@ -307,9 +307,6 @@ func (c *Config) Validate() error {
 	}
 	if c.Cookie != "" && c.CookieFile != "" {
 		bad("cookie and cookie-file are mutually exclusive")
-	}
-	if c.RAM && len(c.Join) == 0 {
-		bad("ram: a RAM node needs a cluster to join (--join)")
 	}
 	if _, ok := parseLogLevel(c.LogLevel); !ok {
 		bad("log-level %q: want debug, info, warning or error", c.LogLevel)

@@ -29,7 +29,7 @@ func TestDefaults(t *testing.T) {
 		"Heartbeat":        60 * time.Second,
 		"FrameMax":         uint32(131072),
 		"ChannelMax":       uint16(2047),
-		"MaxMessageSize":   int64(134217728),
+		"MaxMessageSize":   134217728,
 		"HandshakeTimeout": 10 * time.Second,
 		"LogLevel":         "info",
 		"RAM":              false,
@@ -185,7 +185,7 @@ log.console.level = debug`,
 				eq(t, c.Heartbeat, 30*time.Second)
 				eq(t, c.FrameMax, uint32(65536))
 				eq(t, c.ChannelMax, uint16(100))
-				eq(t, c.MaxMessageSize, int64(1048576))
+				eq(t, c.MaxMessageSize, 1048576)
 				eq(t, c.HandshakeTimeout, 5*time.Second)
 				eq(t, c.LogLevel, "debug")
 			},
@@ -336,7 +336,7 @@ func TestApplyEnv(t *testing.T) {
 				eq(t, c.Heartbeat, time.Minute)
 				eq(t, c.FrameMax, uint32(4096))
 				eq(t, c.ChannelMax, uint16(0))
-				eq(t, c.MaxMessageSize, int64(10))
+				eq(t, c.MaxMessageSize, 10)
 				eq(t, c.HandshakeTimeout, 250*time.Millisecond)
 				eq(t, c.LogLevel, "warning")
 			},
@@ -508,7 +508,6 @@ func TestValidate(t *testing.T) {
 		{name: "ca without cert", mod: func(c *Config) { c.TLSCA = "ca" }, wantErr: "tls-ca"},
 		{name: "tls without amqps addr", mod: func(c *Config) { c.TLSCert, c.TLSKey, c.AMQPSAddr = "c", "k", "" }, wantErr: "amqps-addr"},
 		{name: "cookie and cookie file", mod: func(c *Config) { c.Cookie, c.CookieFile = "x", "f" }, wantErr: "mutually exclusive"},
-		{name: "ram alone", mod: func(c *Config) { c.RAM = true }, wantErr: "--join"},
 		{name: "empty data dir", mod: func(c *Config) { c.DataDir = "" }, wantErr: "data-dir"},
 		{name: "bad node name", mod: func(c *Config) { c.NodeName = "a b@c" }, wantErr: "node-name"},
 		{name: "bad log level", mod: func(c *Config) { c.LogLevel = "loud" }, wantErr: "log-level"},

@@ -148,10 +148,13 @@ var settings = []Setting{
 		Usage: "largest message body in bytes",
 		set: func(c *Config, v string) error {
 			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-			c.MaxMessageSize = n
+			if err == nil && (n < 0 || n > MaxMaxMessageSize) {
+				return fmt.Errorf("out of range (max %d)", MaxMaxMessageSize)
+			}
+			c.MaxMessageSize = int(n)
 			return numErr(err)
 		},
-		get: func(c *Config) string { return strconv.FormatInt(c.MaxMessageSize, 10) },
+		get: func(c *Config) string { return strconv.Itoa(c.MaxMessageSize) },
 	},
 	dur("handshake-timeout", "time allowed for the AMQP handshake (bare number: milliseconds)", time.Millisecond,
 		func(c *Config) *time.Duration { return &c.HandshakeTimeout }),

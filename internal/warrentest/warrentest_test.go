@@ -13,10 +13,6 @@ import (
 func TestNode(t *testing.T) {
 	n, err := TryStart(t)
 	if err != nil {
-		// TEMPORARY: until cmd/warren/run.go starts the AMQP listener.
-		if strings.Contains(n.Log(), "amqp listener not started") {
-			t.Skip("amqp listener not built yet")
-		}
 		t.Fatal(err)
 	}
 	addr := n.Addr["amqp"]
