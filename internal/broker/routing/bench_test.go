@@ -2,6 +2,8 @@ package routing
 
 import (
 	"fmt"
+	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/warrenmq/warren/internal/amqp"
@@ -44,10 +46,17 @@ func topicBindings100k() []benchBinding {
 }
 
 func BenchmarkTopicRoute100k(b *testing.B) {
+	bs := topicBindings100k()
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
 	m := NewTopic[*benchQueue]()
-	for _, bb := range topicBindings100k() {
+	for _, bb := range bs {
 		m.Bind(bb.d, bb.key, nil)
 	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	heapPerBinding := float64(after.HeapAlloc-before.HeapAlloc) / float64(len(bs))
 	cases := []struct {
 		name string
 		keys func(i int) string
@@ -72,10 +81,10 @@ func BenchmarkTopicRoute100k(b *testing.B) {
 				b.Fatalf("Route(%q) = %d destinations, want %d", keys[0], got, c.want)
 			}
 			b.ReportAllocs()
-			b.ResetTimer()
 			for i := 0; b.Loop(); i++ {
 				out = m.Route(keys[i&1023], nil, out[:0])
 			}
+			b.ReportMetric(heapPerBinding, "heapB/binding")
 		})
 	}
 }
@@ -167,5 +176,25 @@ func BenchmarkHeadersRoute(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		out = m.Route("", h, out[:0])
+	}
+}
+
+// BenchmarkTopicRouteManyHashes routes a 120-word key through binding keys
+// with many "#": without remembering visited states this is exponential.
+func BenchmarkTopicRouteManyHashes(b *testing.B) {
+	m := NewTopic[int]()
+	for i, p := range []string{
+		"#.#.#.#.#.#.#.#.#.#.#.#",
+		"#.a.#.a.#.a.#.a.#.a.#.a.#.a.#.b",
+		"#.*.#.*.#.*.#.*.#.*.#.*.#",
+		"*.#.a.#.a.#.a.#.a.#.a.#.a.#.a.#.a.#",
+	} {
+		m.Bind(i, p, nil)
+	}
+	key := strings.TrimSuffix(strings.Repeat("a.", 120), ".")
+	out := make([]int, 0, 8)
+	b.ReportAllocs()
+	for b.Loop() {
+		out = m.Route(key, nil, out[:0])
 	}
 }

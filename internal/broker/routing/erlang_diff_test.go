@@ -3,10 +3,13 @@ package routing
 import (
 	"bufio"
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -15,6 +18,33 @@ import (
 	"github.com/warrenmq/warren/internal/amqp"
 )
 
+func needEscript(t *testing.T) string {
+	t.Helper()
+	if os.Getenv("WARREN_ERLANG_DIFF") == "" {
+		t.Skip("set WARREN_ERLANG_DIFF=1 to compare with Erlang")
+	}
+	path, err := exec.LookPath("escript")
+	if err != nil {
+		t.Skip("escript not installed")
+	}
+	return path
+}
+
+func runEscript(t *testing.T, escript, body string) []byte {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "diff.escript")
+	if err := os.WriteFile(file, []byte("#!/usr/bin/env escript\n"+body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(escript, file).CombinedOutput()
+	if err != nil {
+		t.Fatalf("escript: %v: %s", err, out)
+	}
+	return out
+}
+
+// erlTerm writes v as the term rabbit_binary_parser decodes it to, with
+// binaries as byte lists so the source needs no escaping.
 func erlTerm(b []byte, v any) []byte {
 	switch x := v.(type) {
 	case string:
@@ -34,12 +64,13 @@ func erlTerm(b []byte, v any) []byte {
 		return append(b, ']')
 	case amqp.Table:
 		b = append(b, '[')
-		i := 0
-		for k, e := range x {
+		// Sorted, so equal maps print alike: Warren compares nested
+		// tables without order (values.go).
+		for i, k := range slices.Sorted(maps.Keys(x)) {
+			e := x[k]
 			if i > 0 {
 				b = append(b, ',')
 			}
-			i++
 			b = append(b, '{')
 			b = erlBin(b, k)
 			b = fmt.Appendf(b, ",%s,", typeOf(e))
@@ -62,6 +93,8 @@ func erlBin(b []byte, s string) []byte {
 	return append(b, ">>"...)
 }
 
+// randVal makes a random field value, favouring values that collide
+// across types.
 func randVal(r *rand.Rand, depth int) any {
 	ints := []int64{0, 1, -1, 5, 255, -128, 1 << 53, 1<<53 + 1, math.MaxInt64, math.MinInt64, 1700000000}
 	n := ints[r.IntN(len(ints))]
@@ -118,10 +151,12 @@ func randVal(r *rand.Rand, depth int) any {
 	}
 }
 
-func TestErlangDiff(t *testing.T) {
-	if os.Getenv("ERLDIFF") == "" {
-		t.Skip()
-	}
+// TestErlangEquality compares looseEqual and typedEqual with what Erlang
+// itself answers for the same decoded terms: A == B for the headers
+// exchange, {TypeA, A} =:= {TypeB, B} for binding identity. It needs
+// escript and runs only with WARREN_ERLANG_DIFF=1.
+func TestErlangEquality(t *testing.T) {
+	escript := needEscript(t)
 	r := rand.New(rand.NewPCG(7, 7))
 	type pair struct{ a, b any }
 	var pairs []pair
@@ -139,11 +174,7 @@ func TestErlangDiff(t *testing.T) {
 		fmt.Fprintf(&src, "{%s,%s,%s,%s}", erlTerm(nil, a), erlTerm(nil, b), typeOf(a), typeOf(b))
 	}
 	src.WriteString("],\n  [io:format(\"~p ~p~n\", [A == B, {TA, A} =:= {TB, B}]) || {A, B, TA, TB} <- L].\n")
-	os.WriteFile("/tmp/rt/diff.escript", []byte("#!/usr/bin/env escript\n"+src.String()), 0o755)
-	out, err := exec.Command("escript", "/tmp/rt/diff.escript").CombinedOutput()
-	if err != nil {
-		t.Fatalf("%v: %s", err, out)
-	}
+	out := runEscript(t, escript, src.String())
 	sc := bufio.NewScanner(strings.NewReader(string(out)))
 	i, bad := 0, 0
 	for sc.Scan() {
@@ -164,10 +195,10 @@ func TestErlangDiff(t *testing.T) {
 	t.Logf("%d pairs compared, %d differ", i, bad)
 }
 
-func TestErlangFloatDiff(t *testing.T) {
-	if os.Getenv("ERLDIFF") == "" {
-		t.Skip()
-	}
+// TestErlangFloatFormat compares appendErlangFloat with ~p in Erlang.
+// It needs escript and runs only with WARREN_ERLANG_DIFF=1.
+func TestErlangFloatFormat(t *testing.T) {
+	escript := needEscript(t)
 	r := rand.New(rand.NewPCG(9, 9))
 	var fs []float64
 	var src strings.Builder
@@ -194,11 +225,7 @@ func TestErlangFloatDiff(t *testing.T) {
 		fmt.Fprintf(&src, "<<%d:64>>", math.Float64bits(f))
 	}
 	src.WriteString("],\n  [begin <<F:64/float>> = B, io:format(\"~p~n\", [F]) end || B <- L].\n")
-	os.WriteFile("/tmp/rt/fdiff.escript", []byte("#!/usr/bin/env escript\n"+src.String()), 0o755)
-	out, err := exec.Command("escript", "/tmp/rt/fdiff.escript").CombinedOutput()
-	if err != nil {
-		t.Fatalf("%v: %s", err, out)
-	}
+	out := runEscript(t, escript, src.String())
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
 	if len(lines) != len(fs) {
 		t.Fatalf("%d lines for %d floats", len(lines), len(fs))
