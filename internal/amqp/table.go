@@ -129,7 +129,7 @@ func readArray(s string, depth int) ([]any, error) {
 
 // fieldSizes are the value sizes of the fixed-size tags.
 var fieldSizes = [256]uint8{
-	't': 1, 'b': 1, 'B': 1, 's': 2, 'u': 2, 'I': 4, 'i': 4, 'l': 8,
+	't': 1, 'b': 1, 'B': 1, 's': 2, 'u': 2, 'I': 4, 'i': 4, 'l': 8, 'L': 8,
 	'f': 4, 'd': 8, 'D': 5, 'T': 8,
 }
 
@@ -157,7 +157,7 @@ func readField(s string, depth int) (v any, n int, err error) {
 		return int32(be32(p)), 5, nil
 	case 'i':
 		return be32(p), 5, nil
-	case 'l':
+	case 'l', 'L': // RabbitMQ decodes both as signed 64-bit
 		return int64(be64(p)), 9, nil
 	case 'f':
 		return math.Float32frombits(be32(p)), 5, nil

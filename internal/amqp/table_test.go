@@ -188,3 +188,15 @@ func TestReadTableCopies(t *testing.T) {
 		t.Fatalf("decoded values alias input: %v", tab)
 	}
 }
+
+func TestReadTableUppercaseL(t *testing.T) {
+	// RabbitMQ accepts 'L' and decodes it as a signed 64-bit integer.
+	raw := []byte{0, 0, 0, 11, 1, 'k', 'L', 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfe}
+	tb, n, err := ReadTable(raw)
+	if err != nil || n != len(raw) || tb["k"] != int64(-2) {
+		t.Fatalf("got %v, %d, %v", tb, n, err)
+	}
+	if _, _, err := ReadTable(raw[:10]); err == nil {
+		t.Fatal("truncated 'L' value accepted")
+	}
+}
