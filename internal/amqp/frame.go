@@ -24,6 +24,13 @@ const (
 	MaxFrameSizeHardCap = 256 << 20
 
 	minReadBufferSize = 512
+	// initialReadBufferSize is where a Reader starts: an idle connection
+	// keeps only this much; a busy one grows towards its configured size.
+	initialReadBufferSize = 4096
+	// growAfter full reads in a row double the buffer; shrinkAfterShort
+	// short reads in a row (a quiet peer) halve it again.
+	growAfter        = 4
+	shrinkAfterShort = 64
 	// After this many ReadFrame calls without a frame that needs the grown
 	// buffer, the Reader returns to its configured buffer.
 	shrinkAfter = 64
@@ -45,6 +52,10 @@ type Reader struct {
 	max   uint32 // frame_max; 0 means MaxFrameSizeHardCap
 	err   error  // sticky read error
 	idle  int    // ReadFrame calls since buf last had to be bigger than base
+	// Adaptive sizing of base between initialReadBufferSize and maxBase.
+	maxBase    int
+	fullReads  int
+	shortReads int
 }
 
 // NewReader returns a Reader reading from r in chunks of up to bufSize
@@ -60,8 +71,38 @@ func NewReader(r io.Reader, bufSize int) *Reader {
 	if bufSize < minReadBufferSize {
 		bufSize = minReadBufferSize
 	}
-	b := make([]byte, bufSize)
-	return &Reader{r: r, buf: b, base: b, max: FrameMinSize}
+	b := make([]byte, min(bufSize, initialReadBufferSize))
+	return &Reader{r: r, buf: b, base: b, max: FrameMinSize, maxBase: bufSize}
+}
+
+// adapt resizes the normal buffer after a read of m bytes into avail bytes
+// of free space: reads that fill it mean the peer has more waiting, so read
+// more per syscall; a long run of short reads means it is quiet.
+func (r *Reader) adapt(m, avail int) {
+	if len(r.buf) != len(r.base) {
+		return // holding a big frame; maybeShrink handles that
+	}
+	if m == avail {
+		r.fullReads++
+		if r.fullReads >= growAfter && len(r.base) < r.maxBase {
+			r.resizeBase(min(2*len(r.base), r.maxBase))
+		}
+	} else {
+		r.fullReads = 0
+	}
+	if m < len(r.base)/16 {
+		r.shortReads++
+	} else {
+		r.shortReads = 0
+	}
+}
+
+func (r *Reader) resizeBase(n int) {
+	nb := make([]byte, n)
+	r.end = copy(nb, r.buf[r.start:r.end])
+	r.start = 0
+	r.buf, r.base = nb, nb
+	r.fullReads, r.shortReads = 0, 0
 }
 
 // SetMaxFrameSize sets the negotiated frame_max (whole frame, header and
@@ -101,6 +142,8 @@ func (r *Reader) ReadProtocolHeader() ([8]byte, error) {
 func (r *Reader) ReadFrame() (Frame, error) {
 	if len(r.buf) != len(r.base) {
 		r.maybeShrink()
+	} else if r.shortReads >= shrinkAfterShort && len(r.base) > initialReadBufferSize && r.end-r.start < len(r.base)/2 {
+		r.resizeBase(max(len(r.base)/2, initialReadBufferSize))
 	}
 	if err := r.fill(FrameHeaderSize); err != nil {
 		return Frame{}, err
@@ -151,12 +194,14 @@ func (r *Reader) fill(n int) error {
 			return r.err
 		}
 		r.room(n)
+		avail := len(r.buf) - r.end
 		m, err := r.r.Read(r.buf[r.end:])
-		if m < 0 || m > len(r.buf)-r.end {
+		if m < 0 || m > avail {
 			r.err = fmt.Errorf("amqp: invalid read count %d", m)
 			continue
 		}
 		r.end += m
+		r.adapt(m, avail)
 		if err != nil {
 			r.err = err
 		} else if m == 0 {

@@ -292,3 +292,41 @@ func TestAppendMethodFrameNoAllocs(t *testing.T) {
 		t.Fatalf("allocs = %v", a)
 	}
 }
+
+func TestReaderAdaptsBufferSize(t *testing.T) {
+	// Many small frames arriving faster than they are read: the buffer
+	// grows towards the configured size, so each syscall takes in more.
+	var stream []byte
+	for i := 0; i < 100000; i++ {
+		stream = AppendHeartbeat(stream)
+	}
+	r := NewReader(bytes.NewReader(stream), 64<<10)
+	if len(r.base) != initialReadBufferSize {
+		t.Fatalf("initial buffer %d, want %d", len(r.base), initialReadBufferSize)
+	}
+	for i := 0; i < 100000; i++ {
+		if _, err := r.ReadFrame(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(r.base) != 64<<10 {
+		t.Fatalf("buffer after a burst = %d, want 64 KiB", len(r.base))
+	}
+	// A quiet peer: one small frame per read. The buffer shrinks back.
+	pr, pw := io.Pipe()
+	r.r = pr
+	go func() {
+		for i := 0; i < 2000; i++ {
+			pw.Write(AppendHeartbeat(nil))
+		}
+		pw.Close()
+	}()
+	for i := 0; i < 2000; i++ {
+		if _, err := r.ReadFrame(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(r.base) != initialReadBufferSize {
+		t.Fatalf("buffer after a quiet period = %d, want %d", len(r.base), initialReadBufferSize)
+	}
+}
