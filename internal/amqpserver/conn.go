@@ -42,6 +42,7 @@ type conn struct {
 	outMu     sync.Mutex
 	out       []byte
 	wake      chan struct{}
+	tuned     chan time.Duration // the heartbeat interval, sent once after tune-ok
 	done      chan struct{} // closed when the reader ends
 	wdone     chan struct{} // closed when the writer ends
 	paused    atomic.Bool   // some session was refused for lack of room
@@ -74,6 +75,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 		srv: s, nc: nc, id: id,
 		log:      s.log.With("conn", fmt.Sprintf("%s -> %s", nc.RemoteAddr(), nc.LocalAddr())),
 		wake:     make(chan struct{}, 1),
+		tuned:    make(chan time.Duration, 1),
 		done:     make(chan struct{}),
 		wdone:    make(chan struct{}),
 		frameMax: s.cfg.FrameMax,
@@ -410,8 +412,15 @@ func (c *conn) flush() {
 func (c *conn) writeLoop() {
 	defer close(c.wdone)
 	var spare []byte
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
+	// The heartbeat ticker starts once tune-ok set an interval, and ticks
+	// at half of it, so idle connections without heartbeats cost nothing.
+	var tick *time.Ticker
+	var tickC <-chan time.Time
+	defer func() {
+		if tick != nil {
+			tick.Stop()
+		}
+	}()
 	lastWrite := time.Now()
 	for {
 		var final bool
@@ -419,11 +428,14 @@ func (c *conn) writeLoop() {
 		case <-c.wake:
 		case <-c.done:
 			final = true
-		case now := <-tick.C:
-			hb := time.Duration(c.heartbeat.Load())
-			if hb <= 0 {
-				continue
+		case hb := <-c.tuned:
+			if hb > 0 {
+				tick = time.NewTicker(max(hb/2, 100*time.Millisecond))
+				tickC = tick.C
 			}
+			continue
+		case now := <-tickC:
+			hb := time.Duration(c.heartbeat.Load())
 			if now.Sub(lastWrite) >= hb/2 {
 				c.outMu.Lock()
 				if len(c.out) == 0 {

@@ -187,6 +187,8 @@ func (c *conn) applyTune(m *amqp.ConnectionTuneOk) *amqp.Error {
 	}
 	c.channelMax = m.ChannelMax
 	c.r.SetMaxFrameSize(c.frameMax)
-	c.heartbeat.Store(int64(time.Duration(m.Heartbeat) * time.Second))
+	hb := time.Duration(m.Heartbeat) * time.Second
+	c.heartbeat.Store(int64(hb))
+	c.tuned <- hb
 	return nil
 }
