@@ -33,9 +33,8 @@ type channel struct {
 
 	// Publisher confirms.
 	confirm bool
-	pubSeq  uint64 // sequence number of the last publish
-	acked   uint64 // highest sequence number confirmed to the client
-	dirty   bool
+	cf      confirms
+	dirty   bool // has confirms to flush at the end of the read batch
 
 	// Transactions: work is buffered until tx.commit.
 	tx      bool
@@ -62,12 +61,14 @@ type txAck struct {
 
 func newChannel(c *conn, id uint16) *channel {
 	ch := &channel{c: c, id: id}
+	ch.cf.ch = ch
 	ch.sess = broker.NewSession(ch)
 	return ch
 }
 
 // release cancels consumers and requeues unacknowledged deliveries.
 func (ch *channel) release() {
+	ch.cf.stop()
 	ch.sess.Close()
 	ch.txPubs, ch.txAcks = nil, nil
 	ch.msg = nil
@@ -598,9 +599,9 @@ func (ch *channel) completePublish() error {
 		ch.txPubs = append(ch.txPubs, txPublish{x: x, msg: m, mandatory: ch.pub.Mandatory})
 		return nil
 	}
-	ch.route(x, m, ch.pub.Mandatory)
+	res := ch.route(x, m, ch.pub.Mandatory)
 	if ch.confirm {
-		ch.pubSeq++
+		ch.cf.add(res.LSN, false)
 		if !ch.dirty {
 			ch.dirty = true
 			ch.c.dirty = append(ch.c.dirty, ch)
@@ -609,20 +610,20 @@ func (ch *channel) completePublish() error {
 	return nil
 }
 
-func (ch *channel) route(x *broker.Exchange, m *broker.Message, mandatory bool) {
+func (ch *channel) route(x *broker.Exchange, m *broker.Message, mandatory bool) broker.PublishResult {
 	res, _ := ch.vhost().Publish(x, m, &ch.scratch)
 	if res.Routed == 0 && mandatory {
 		ch.sendReturn(m, amqp.ReplyNoRoute, "NO_ROUTE")
 	}
+	return res
 }
 
-// flushConfirms acknowledges every publish so far, batched as RabbitMQ
-// does with multiple=true.
+// flushConfirms sends the confirms that are due; publishes still waiting
+// for the disk are confirmed by the store's sync callback instead.
 func (ch *channel) flushConfirms() {
 	ch.dirty = false
-	if ch.closing || ch.pubSeq == ch.acked {
-		return
+	ch.cf.flush(ch.c.srv.cfg.Broker.Synced())
+	if ch.cf.pendingDurable() {
+		ch.c.srv.waitSync(ch)
 	}
-	ch.send(&amqp.BasicAck{DeliveryTag: ch.pubSeq, Multiple: ch.pubSeq-ch.acked > 1})
-	ch.acked = ch.pubSeq
 }

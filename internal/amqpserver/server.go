@@ -68,6 +68,38 @@ type Server struct {
 	started time.Time
 
 	alarm atomic.Pointer[alarm] // non-nil while a resource alarm blocks publishers
+
+	syncMu      sync.Mutex
+	syncWaiters map[*channel]struct{} // channels with confirms waiting for the store
+}
+
+// waitSync registers a channel whose confirms wait for a store sync.
+func (s *Server) waitSync(ch *channel) {
+	s.syncMu.Lock()
+	if s.syncWaiters == nil {
+		s.syncWaiters = map[*channel]struct{}{}
+	}
+	s.syncWaiters[ch] = struct{}{}
+	s.syncMu.Unlock()
+}
+
+// Synced is called by the message store after each group commit: confirms
+// waiting for it go out now, from the store's goroutine.
+func (s *Server) Synced(lsn uint64) {
+	s.syncMu.Lock()
+	chs := make([]*channel, 0, len(s.syncWaiters))
+	for ch := range s.syncWaiters {
+		chs = append(chs, ch)
+	}
+	s.syncMu.Unlock()
+	for _, ch := range chs {
+		ch.cf.flush(lsn)
+		if !ch.cf.pendingDurable() {
+			s.syncMu.Lock()
+			delete(s.syncWaiters, ch)
+			s.syncMu.Unlock()
+		}
+	}
 }
 
 // alarm is one raised resource alarm; cleared is closed when it ends.

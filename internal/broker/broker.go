@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"math"
 	"sort"
 	"sync"
 )
@@ -131,6 +132,12 @@ func bindCommand(op Op, vhost string, bd *Binding) *Command {
 		c.DestType, c.Destination = DestExchange, bd.Dest.Exchange.Name
 	}
 	return c
+}
+
+// Synced is the highest store position known durable: publishes whose
+// PublishResult.LSN is at or below it may be confirmed.
+func (b *Broker) Synced() uint64 {
+	return math.MaxUint64 // no message store yet: nothing waits for the disk
 }
 
 // Vhost returns the named virtual host or nil.

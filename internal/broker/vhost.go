@@ -70,7 +70,8 @@ func (v *Vhost) Exchanges() []*Exchange {
 
 // PublishResult says where a message went.
 type PublishResult struct {
-	Routed int // queues the message was enqueued on
+	Routed int    // queues the message was enqueued on
+	LSN    uint64 // the store position that must be synced before confirming; 0 = none
 }
 
 // Scratch holds a publisher's reusable routing buffers, so that routing
