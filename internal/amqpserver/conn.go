@@ -43,11 +43,11 @@ type conn struct {
 	out       []byte
 	wake      chan struct{}
 	tuned     chan time.Duration // the heartbeat interval, sent once after tune-ok
-	done      chan struct{} // closed when the reader ends
-	wdone     chan struct{} // closed when the writer ends
-	paused    atomic.Bool   // some session was refused for lack of room
-	closeSent atomic.Bool   // connection.close went out; only close-ok matters now
-	blockedAt atomic.Int64  // non-zero while reading is suspended by an alarm
+	done      chan struct{}      // closed when the reader ends
+	wdone     chan struct{}      // closed when the writer ends
+	paused    atomic.Bool        // some session was refused for lack of room
+	closeSent atomic.Bool        // connection.close went out; only close-ok matters now
+	blockedAt atomic.Int64       // non-zero while reading is suspended by an alarm
 
 	// Negotiated at tune.
 	frameMax   uint32
