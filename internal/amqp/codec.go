@@ -185,8 +185,8 @@ func ParseMethod(payload []byte) (classID, methodID uint16, args []byte, err err
 // DecodeMethod decodes a whole method-frame payload: class id, method id and
 // arguments. The method's strings and tables are copies; nothing aliases
 // payload. Errors are *Error: an unknown (class, method) is a hard
-// 503 COMMAND_INVALID, as in RabbitMQ; malformed arguments are a hard
-// 501 FRAME_ERROR naming the method.
+// 503 COMMAND_INVALID (RabbitMQ 3.10 just drops the connection there);
+// malformed arguments are a hard 501 FRAME_ERROR naming the method.
 func DecodeMethod(payload []byte) (Method, error) {
 	c, id, args, err := ParseMethod(payload)
 	if err != nil {
