@@ -12,6 +12,7 @@ import (
 	"github.com/warrenmq/warren/internal/auth"
 	"github.com/warrenmq/warren/internal/broker"
 	"github.com/warrenmq/warren/internal/config"
+	"github.com/warrenmq/warren/internal/definitions"
 	"github.com/warrenmq/warren/internal/store/metalog"
 )
 
@@ -37,16 +38,38 @@ func runServer(ctx context.Context, cfg *config.Config, log *slog.Logger) error 
 		return fmt.Errorf("open metadata: %w", err)
 	}
 	defer meta.Close()
-	b, err := broker.New(broker.Config{Log: log, Meta: meta, DefaultVhost: cfg.DefaultVhost})
+	bcfg := broker.Config{Log: log, Meta: meta}
+	if cfg.LoadDefinitions == "" {
+		// As RabbitMQ: the default vhost and user are seeded on first
+		// start, unless definitions are configured to be loaded.
+		bcfg.DefaultVhost = cfg.DefaultVhost
+		bcfg.DefaultUser = broker.DefaultUser{Name: cfg.DefaultUser, PasswordHash: auth.HashPassword(cfg.DefaultPass)}
+	}
+	b, err := broker.New(bcfg)
 	if err != nil {
 		return err
 	}
-	users := auth.NewStore(cfg.DefaultUser, cfg.DefaultPass, cfg.LoopbackUsers)
+	if cfg.LoadDefinitions != "" {
+		data, err := os.ReadFile(cfg.LoadDefinitions)
+		if err != nil {
+			return fmt.Errorf("load_definitions: %w", err)
+		}
+		if err := definitions.Import(b, data); err != nil {
+			return fmt.Errorf("load_definitions %s: %w", cfg.LoadDefinitions, err)
+		}
+		log.Info("definitions imported", "file", cfg.LoadDefinitions)
+	}
+	loopback := cfg.LoopbackUsers
+	if loopback == nil {
+		loopback = []string{} // loopback_users = none
+	}
 
 	srv := amqpserver.New(amqpserver.Config{
 		Log:              log,
 		Broker:           b,
-		Users:            users,
+		LoopbackUsers:    loopback,
+		ConnectionMax:    cfg.ConnectionMax,
+		SSLCertLoginFrom: cfg.SSLCertLoginFrom,
 		Heartbeat:        cfg.Heartbeat,
 		FrameMax:         cfg.FrameMax,
 		ChannelMax:       cfg.ChannelMax,
@@ -56,6 +79,7 @@ func runServer(ctx context.Context, cfg *config.Config, log *slog.Logger) error 
 		ClusterName:      cfg.NodeName,
 	})
 	errc := make(chan error, 4)
+	m := newMgmt(ctx, cfg, log, b, srv) // management API, UI and metrics (mgmt.go)
 	for _, l := range cfg.Listeners() {
 		switch l.Name {
 		case "amqp":
@@ -65,7 +89,27 @@ func runServer(ctx context.Context, cfg *config.Config, log *slog.Logger) error 
 				return fmt.Errorf("amqp listener: %w", err)
 			}
 			log.Info("amqp listening on " + ln.Addr().String())
+			m.bound("amqp", ln.Addr().String())
 			go func() { errc <- srv.Serve(ln) }()
+		case "amqps":
+			tcfg, err := amqpserver.TLSConfig(amqpserver.TLSOptions{CertFile: cfg.TLSCert, KeyFile: cfg.TLSKey,
+				CAFile: cfg.TLSCA, Verify: cfg.TLSVerify, FailIfNoPeerCert: cfg.TLSFailIfNoPeerCert})
+			if err != nil {
+				srv.Close()
+				return err
+			}
+			ln, err := net.Listen("tcp", l.Addr)
+			if err != nil {
+				srv.Close()
+				return fmt.Errorf("amqps listener: %w", err)
+			}
+			log.Info("amqps listening on " + ln.Addr().String())
+			go func() { errc <- srv.ServeTLS(ln, tcfg) }()
+		case "http", "metrics":
+			if err := m.listen(l.Name, l.Addr, errc); err != nil {
+				srv.Close()
+				return err
+			}
 		default:
 			log.Info(l.Name+" listener not started: not built yet", "addr", l.Addr)
 		}

@@ -234,6 +234,8 @@ type PropsSummary struct {
 	// Headers is the encoded headers table, including its 4-byte length
 	// (pass it to ReadTable), aliasing raw; nil if absent.
 	Headers []byte
+	// UserID is the user-id property, aliasing raw; nil if absent.
+	UserID []byte
 }
 
 // ScanProperties reads the routing-relevant properties from raw property
@@ -265,6 +267,8 @@ func ScanProperties(raw []byte) (PropsSummary, error) {
 			if v := d.shortstrBytes(); len(v) > 0 {
 				s.Expiration = string(v)
 			}
+		case FlagUserID:
+			s.UserID = d.shortstrBytes()
 		default:
 			d.shortstrBytes()
 		}

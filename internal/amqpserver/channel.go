@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
+	"strings"
 
 	"github.com/warrenmq/warren/internal/amqp"
 	"github.com/warrenmq/warren/internal/broker"
@@ -42,8 +43,11 @@ type channel struct {
 	txAcks  []txAck
 	scratch broker.Scratch
 
+	intro chanIntro // management counters (introspect.go)
+
 	lastQueue string           // for the empty-name shortcuts of the spec
 	xcache    *broker.Exchange // last exchange published to
+	az        chanAuthz        // cached access decisions (authz.go)
 }
 
 type txPublish struct {
@@ -53,7 +57,8 @@ type txPublish struct {
 }
 
 type txAck struct {
-	kind     int // 0 ack, 1 nack
+	tags     []uint64 // the deliveries it covers, held (broker.Session.Hold)
+	kind     int      // 0 ack, 1 nack
 	tag      uint64
 	multiple bool
 	requeue  bool
@@ -99,6 +104,12 @@ func (ch *channel) handleFrame(f amqp.Frame) error {
 			return ch.hard(amqp.ReplyUnexpectedFrame, nil, "UNEXPECTED_FRAME - expected method frame, got non method frame instead")
 		}
 		err = ch.handleBody(f.Payload)
+	}
+	if err == nil && f.Type != amqp.FrameMethod && !ch.closing {
+		// As rabbit_reader's publish_received: a connection stops being
+		// read after a content frame while an alarm is raised, so a
+		// message with a body waits, an empty one has gone through.
+		ch.c.waitIfBlocked()
 	}
 	return err
 }
@@ -251,6 +262,9 @@ func (ch *channel) handleMethod(m amqp.Method) error {
 		return nil
 
 	case *amqp.ExchangeDeclare:
+		if err := ch.authorizeExchangeDeclare(m); err != nil {
+			return err
+		}
 		_, err := ch.apply(&broker.Command{Op: broker.OpDeclareExchange, Name: m.Exchange, Type: m.Type,
 			Passive: m.Passive, Durable: m.Durable, AutoDelete: m.AutoDelete, Internal: m.Internal, Args: m.Arguments})
 		if err != nil {
@@ -261,6 +275,9 @@ func (ch *channel) handleMethod(m amqp.Method) error {
 		}
 		return nil
 	case *amqp.ExchangeDelete:
+		if err := ch.authorizeExchangeDelete(m); err != nil {
+			return err
+		}
 		if _, err := ch.apply(&broker.Command{Op: broker.OpDeleteExchange, Name: m.Exchange, IfUnused: m.IfUnused}); err != nil {
 			return err
 		}
@@ -269,6 +286,9 @@ func (ch *channel) handleMethod(m amqp.Method) error {
 		}
 		return nil
 	case *amqp.ExchangeBind:
+		if err := ch.authorizeBind(broker.DestExchange, m.Destination, m.Source, m.RoutingKey); err != nil {
+			return err
+		}
 		if _, err := ch.apply(&broker.Command{Op: broker.OpBind, Source: m.Source, Destination: m.Destination,
 			DestType: broker.DestExchange, Key: m.RoutingKey, Args: m.Arguments}); err != nil {
 			return err
@@ -278,6 +298,9 @@ func (ch *channel) handleMethod(m amqp.Method) error {
 		}
 		return nil
 	case *amqp.ExchangeUnbind:
+		if err := ch.authorizeBind(broker.DestExchange, m.Destination, m.Source, m.RoutingKey); err != nil {
+			return err
+		}
 		if _, err := ch.apply(&broker.Command{Op: broker.OpUnbind, Source: m.Source, Destination: m.Destination,
 			DestType: broker.DestExchange, Key: m.RoutingKey, Args: m.Arguments}); err != nil {
 			return err
@@ -298,6 +321,9 @@ func (ch *channel) handleMethod(m amqp.Method) error {
 		if m.Queue == "" && key == "" {
 			key = name // the spec: both empty means bind by the last queue's name
 		}
+		if err := ch.authorizeBind(broker.DestQueue, name, m.Exchange, key); err != nil {
+			return err
+		}
 		if _, err := ch.apply(&broker.Command{Op: broker.OpBind, Source: m.Exchange, Destination: name,
 			DestType: broker.DestQueue, Key: key, Args: m.Arguments}); err != nil {
 			return err
@@ -311,8 +337,15 @@ func (ch *channel) handleMethod(m amqp.Method) error {
 		if err != nil {
 			return err
 		}
+		key := m.RoutingKey
+		if m.Queue == "" && key == "" {
+			key = name // as for queue.bind
+		}
+		if err := ch.authorizeBind(broker.DestQueue, name, m.Exchange, key); err != nil {
+			return err
+		}
 		if _, err := ch.apply(&broker.Command{Op: broker.OpUnbind, Source: m.Exchange, Destination: name,
-			DestType: broker.DestQueue, Key: m.RoutingKey, Args: m.Arguments}); err != nil {
+			DestType: broker.DestQueue, Key: key, Args: m.Arguments}); err != nil {
 			return err
 		}
 		ch.send(&amqp.QueueUnbindOk{})
@@ -320,6 +353,9 @@ func (ch *channel) handleMethod(m amqp.Method) error {
 	case *amqp.QueuePurge:
 		name, err := ch.queueName(m.Queue)
 		if err != nil {
+			return err
+		}
+		if err := ch.allowed(broker.DestQueue, name, broker.PermRead); err != nil {
 			return err
 		}
 		q, err := ch.vhost().QueueFor(name, ch.c.id)
@@ -334,6 +370,9 @@ func (ch *channel) handleMethod(m amqp.Method) error {
 	case *amqp.QueueDelete:
 		name, err := ch.queueName(m.Queue)
 		if err != nil {
+			return err
+		}
+		if err := ch.allowed(broker.DestQueue, name, broker.PermConfigure); err != nil {
 			return err
 		}
 		r, err := ch.apply(&broker.Command{Op: broker.OpDeleteQueue, Name: name, IfUnused: m.IfUnused, IfEmpty: m.IfEmpty})
@@ -385,6 +424,7 @@ func (ch *channel) handleMethod(m amqp.Method) error {
 			return amqp.ChannelError(amqp.ReplyPreconditionFailed, "PRECONDITION_FAILED - cannot switch from confirm to tx mode")
 		}
 		ch.tx = true
+		ch.intro.tx.Store(true)
 		ch.send(&amqp.TxSelectOk{})
 		return nil
 	case *amqp.TxCommit:
@@ -400,6 +440,9 @@ func (ch *channel) handleMethod(m amqp.Method) error {
 		if !ch.tx {
 			return amqp.ChannelError(amqp.ReplyPreconditionFailed, "PRECONDITION_FAILED - channel is not transactional")
 		}
+		for _, a := range ch.txAcks {
+			ch.sess.Unhold(a.tags)
+		}
 		ch.txPubs, ch.txAcks = ch.txPubs[:0], ch.txAcks[:0]
 		ch.send(&amqp.TxRollbackOk{})
 		return nil
@@ -409,21 +452,28 @@ func (ch *channel) handleMethod(m amqp.Method) error {
 			return amqp.ChannelError(amqp.ReplyPreconditionFailed, "PRECONDITION_FAILED - cannot switch from tx to confirm mode")
 		}
 		ch.confirm = true
+		ch.intro.confirm.Store(true)
 		if !m.NoWait {
 			ch.send(&amqp.ConfirmSelectOk{})
 		}
 		return nil
 	}
-	if m.ClassID() == amqp.ClassConnection {
-		return ch.hard(amqp.ReplyCommandInvalid, m, "COMMAND_INVALID - connection method %s on channel %d", m.Name(), ch.id)
-	}
-	return ch.hard(amqp.ReplyCommandInvalid, m, "COMMAND_INVALID - unexpected method %s from client", m.Name())
+	// rabbit_channel's catch-all, for server methods and connection
+	// methods on a channel alike.
+	return ch.hard(amqp.ReplyCommandInvalid, m, "COMMAND_INVALID - unimplemented method")
 }
 
 func (ch *channel) queueDeclare(m *amqp.QueueDeclare) error {
 	name := m.Queue
 	if name == "" && !m.Passive {
 		name = "amq.gen-" + randomID()
+	} else if !m.Passive && strings.HasPrefix(name, "amq.") {
+		// RabbitMQ checks the name a client gives before looking the queue
+		// up, so even an existing server-named queue cannot be redeclared.
+		return amqp.ChannelError(amqp.ReplyAccessRefused, "ACCESS_REFUSED - queue name '%s' contains reserved prefix 'amq.*'", name)
+	}
+	if err := ch.authorizeQueueDeclare(name, m); err != nil {
+		return err
 	}
 	r, err := ch.apply(&broker.Command{Op: broker.OpDeclareQueue, Name: name, Passive: m.Passive,
 		Durable: m.Durable, Exclusive: m.Exclusive, AutoDelete: m.AutoDelete, Args: m.Arguments})
@@ -449,6 +499,9 @@ func (ch *channel) consume(m *amqp.BasicConsume) error {
 	if err != nil {
 		return err
 	}
+	if err := ch.allowed(broker.DestQueue, name, broker.PermRead); err != nil {
+		return err
+	}
 	q, err := ch.vhost().QueueFor(name, ch.c.id)
 	if err != nil {
 		return err
@@ -461,6 +514,7 @@ func (ch *channel) consume(m *amqp.BasicConsume) error {
 	if !m.NoWait {
 		onAdded = func() { ch.send(&amqp.BasicConsumeOk{ConsumerTag: tag}) }
 	}
+	ch.intro.consumed(tag, m.NoAck)
 	_, err = ch.sess.Consume(q, tag, m.NoAck, m.Exclusive, m.Arguments, onAdded)
 	return err
 }
@@ -470,14 +524,23 @@ func (ch *channel) get(m *amqp.BasicGet) error {
 	if err != nil {
 		return err
 	}
+	if err := ch.allowed(broker.DestQueue, name, broker.PermRead); err != nil {
+		return err
+	}
 	q, err := ch.vhost().QueueFor(name, ch.c.id)
 	if err != nil {
 		return err
 	}
 	d, ok := q.Get(ch.sess, m.NoAck)
 	if !ok {
+		ch.intro.getEmpty.Add(1)
 		ch.send(&amqp.BasicGetEmpty{})
 		return nil
+	}
+	if m.NoAck {
+		ch.intro.getNoAck.Add(1)
+	} else {
+		ch.intro.getAck.Add(1)
 	}
 	ch.sendGetOk(&d)
 	return nil
@@ -485,15 +548,25 @@ func (ch *channel) get(m *amqp.BasicGet) error {
 
 func (ch *channel) ack(tag uint64, multiple bool) error {
 	if ch.tx {
-		ch.txAcks = append(ch.txAcks, txAck{tag: tag, multiple: multiple})
+		tags, err := ch.sess.Hold(tag, multiple)
+		if err != nil {
+			return err
+		}
+		ch.txAcks = append(ch.txAcks, txAck{tags: tags, tag: tag, multiple: multiple})
 		return nil
 	}
-	return ch.sess.Ack(tag, multiple)
+	n, err := ch.sess.AckCount(tag, multiple)
+	ch.intro.acked.Add(uint64(n))
+	return err
 }
 
 func (ch *channel) nack(tag uint64, multiple, requeue bool) error {
 	if ch.tx {
-		ch.txAcks = append(ch.txAcks, txAck{kind: 1, tag: tag, multiple: multiple, requeue: requeue})
+		tags, err := ch.sess.Hold(tag, multiple)
+		if err != nil {
+			return err
+		}
+		ch.txAcks = append(ch.txAcks, txAck{tags: tags, kind: 1, tag: tag, multiple: multiple, requeue: requeue})
 		return nil
 	}
 	return ch.sess.Nack(tag, multiple, requeue)
@@ -508,14 +581,9 @@ func (ch *channel) commit() error {
 	acks := ch.txAcks
 	ch.txAcks = ch.txAcks[:0]
 	for _, a := range acks {
-		var err error
+		n := ch.sess.SettleHeld(a.tags, a.kind == 1 && a.requeue)
 		if a.kind == 0 {
-			err = ch.sess.Ack(a.tag, a.multiple)
-		} else {
-			err = ch.sess.Nack(a.tag, a.multiple, a.requeue)
-		}
-		if err != nil {
-			return err
+			ch.intro.acked.Add(uint64(n))
 		}
 	}
 	return nil
@@ -528,7 +596,6 @@ func (ch *channel) startPublish() error {
 	if ch.pub.Immediate {
 		return ch.hard(amqp.ReplyNotImplemented, &ch.pub, "NOT_IMPLEMENTED - immediate=true")
 	}
-	ch.c.waitIfBlocked()
 	ch.state = awaitHeader
 	return nil
 }
@@ -537,6 +604,10 @@ func (ch *channel) handleHeader(payload []byte) error {
 	classID, size, props, err := amqp.ParseHeader(payload)
 	if err != nil {
 		return err
+	}
+	if payload[2] != 0 || payload[3] != 0 {
+		// RabbitMQ's assembler only takes weight 0 as a content header.
+		return ch.hard(amqp.ReplyUnexpectedFrame, &ch.pub, "UNEXPECTED_FRAME - expected content header for class 60, got non content header frame instead")
 	}
 	if classID != amqp.ClassBasic {
 		return ch.hard(amqp.ReplyUnexpectedFrame, &ch.pub, "UNEXPECTED_FRAME - expected content header for class 60, got one for class %d instead", classID)
@@ -550,8 +621,15 @@ func (ch *channel) handleHeader(payload []byte) error {
 		return ch.fail(&ch.pub, amqp.ChannelError(amqp.ReplyPreconditionFailed,
 			"PRECONDITION_FAILED - message size %d is larger than configured max size %d", size, max))
 	}
+	if err := ch.checkUserID(sum.UserID); err != nil {
+		ch.state = awaitMethod
+		return ch.fail(&ch.pub, err)
+	}
 	// One allocation holds properties and body.
-	buf := make([]byte, len(props), len(props)+int(size))
+	// Reserve at most a frame's worth up front: a client announcing a huge
+	// body must send it before we hold the memory (RabbitMQ also collects
+	// body fragments as they arrive).
+	buf := make([]byte, len(props), len(props)+int(min(size, uint64(ch.c.frameMax))))
 	copy(buf, props)
 	ch.msg = &broker.Message{
 		Exchange:   ch.pub.Exchange,
@@ -587,13 +665,16 @@ func (ch *channel) completePublish() error {
 	m := ch.msg
 	ch.msg = nil
 	x := ch.xcache
-	if x == nil || x.Name != m.Exchange || x.Deleted() {
+	if x == nil || x.Name != m.Exchange || x.Deleted() || !ch.publishCached() {
 		var err error
-		x, err = ch.vhost().ExchangeForPublish(m.Exchange)
+		x, err = ch.exchangeForPublish(m.Exchange)
 		if err != nil {
 			return ch.fail(&ch.pub, err)
 		}
 		ch.xcache = x
+	}
+	if err := ch.checkTopicPublish(x, m.RoutingKey); err != nil {
+		return ch.fail(&ch.pub, err)
 	}
 	if ch.tx {
 		ch.txPubs = append(ch.txPubs, txPublish{x: x, msg: m, mandatory: ch.pub.Mandatory})
@@ -612,8 +693,12 @@ func (ch *channel) completePublish() error {
 
 func (ch *channel) route(x *broker.Exchange, m *broker.Message, mandatory bool) broker.PublishResult {
 	res, _ := ch.vhost().Publish(x, m, &ch.scratch)
+	ch.intro.published.Add(1)
 	if res.Routed == 0 && mandatory {
+		ch.intro.returned.Add(1)
 		ch.sendReturn(m, amqp.ReplyNoRoute, "NO_ROUTE")
+	} else if res.Routed == 0 {
+		ch.intro.dropped.Add(1)
 	}
 	return res
 }

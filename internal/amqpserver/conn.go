@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/warrenmq/warren/internal/amqp"
-	"github.com/warrenmq/warren/internal/auth"
 	"github.com/warrenmq/warren/internal/broker"
 )
 
@@ -48,6 +47,8 @@ type conn struct {
 	paused    atomic.Bool        // some session was refused for lack of room
 	closeSent atomic.Bool        // connection.close went out; only close-ok matters now
 	blockedAt atomic.Int64       // non-zero while reading is suspended by an alarm
+	forced    chan struct{}      // closed by forceClose, to wake a reader blocked by an alarm
+	forceOnce sync.Once
 
 	// Negotiated at tune.
 	frameMax   uint32
@@ -55,7 +56,8 @@ type conn struct {
 	heartbeat  atomic.Int64 // nanoseconds; 0 = none
 
 	// Set at start-ok/open; read-only afterwards.
-	user        *auth.User
+	user        *broker.User
+	az          connAuthz // TLS identity and limits (authz.go)
 	vhost       *broker.Vhost
 	clientProps amqp.Table
 	caps        amqp.Table
@@ -67,6 +69,8 @@ type conn struct {
 
 	sessMu   sync.Mutex
 	sessions map[uint16]*broker.Session // for the writer to resume after draining
+
+	intro connIntro // management views and counters (introspect.go)
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
@@ -78,6 +82,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 		tuned:    make(chan time.Duration, 1),
 		done:     make(chan struct{}),
 		wdone:    make(chan struct{}),
+		forced:   make(chan struct{}),
 		frameMax: s.cfg.FrameMax,
 		channels: map[uint16]*channel{},
 		sessions: map[uint16]*broker.Session{},
@@ -93,6 +98,8 @@ type readCounter struct{ c *conn }
 func (rc readCounter) Read(p []byte) (int, error) {
 	n, err := rc.c.nc.Read(p)
 	if n > 0 {
+		rc.c.intro.recvOct.Add(uint64(n))
+		rc.c.intro.recvCnt.Add(1)
 		rc.c.lastRead.Store(time.Now().UnixNano())
 	}
 	return n, err
@@ -114,6 +121,8 @@ func (c *conn) finish(err error) {
 	if c.vhost != nil {
 		c.vhost.CloseOwner(c.id)
 	}
+	c.srv.track.remove(c)
+	c.intro.closed(c)
 	close(c.done)
 	<-c.wdone
 	c.nc.Close()
@@ -204,6 +213,9 @@ func (c *conn) handleWhileClosing(f amqp.Frame) error {
 func (c *conn) handleFrame(f amqp.Frame) error {
 	switch f.Type {
 	case amqp.FrameHeartbeat:
+		if len(f.Payload) != 0 {
+			return amqp.ConnectionError(amqp.ReplyFrameError, "FRAME_ERROR - type %d, %s: unknown_frame", f.Type, snippet(f.Payload))
+		}
 		if f.Channel != 0 {
 			return unexpectedFrame(f)
 		}
@@ -218,9 +230,6 @@ func (c *conn) handleFrame(f amqp.Frame) error {
 		}
 	default:
 		return amqp.ConnectionError(amqp.ReplyFrameError, "FRAME_ERROR - type %d, %s: unknown_frame", f.Type, snippet(f.Payload))
-	}
-	if f.Channel > c.channelMax && c.channelMax != 0 {
-		return amqp.ConnectionError(amqp.ReplyChannelError, "CHANNEL_ERROR - channel id %d exceeds negotiated channel_max (%d)", f.Channel, c.channelMax)
 	}
 	ch := c.channels[f.Channel]
 	if ch == nil {
@@ -254,11 +263,15 @@ func (c *conn) openChannel(f amqp.Frame) error {
 	if c.channelMax != 0 && len(c.channels) >= int(c.channelMax) {
 		return methodError(amqp.ReplyNotAllowed, m, "NOT_ALLOWED - number of channels opened (%d) has reached the negotiated channel_max (%d)", len(c.channels), c.channelMax)
 	}
+	if err := c.srv.track.openChannel(c, m); err != nil {
+		return err
+	}
 	ch := newChannel(c, f.Channel)
 	c.channels[f.Channel] = ch
 	c.sessMu.Lock()
 	c.sessions[f.Channel] = ch.sess
 	c.sessMu.Unlock()
+	c.intro.addChannel(ch)
 	c.sendMethod(f.Channel, &amqp.ChannelOpenOk{})
 	return nil
 }
@@ -270,6 +283,8 @@ func (c *conn) dropChannel(ch *channel) {
 	c.sessMu.Lock()
 	delete(c.sessions, ch.id)
 	c.sessMu.Unlock()
+	c.srv.track.closeChannel(c)
+	c.intro.removeChannel(ch)
 }
 
 func methodError(code uint16, m amqp.Method, format string, args ...any) *amqp.Error {
@@ -338,6 +353,7 @@ func (c *conn) sendClose(e *amqp.Error) {
 func (c *conn) forceClose(reason string) {
 	c.sendClose(amqp.ConnectionError(amqp.ReplyConnectionForced, "CONNECTION_FORCED - %s", reason))
 	_ = c.nc.SetReadDeadline(time.Now().Add(closeGrace))
+	c.forceOnce.Do(func() { close(c.forced) })
 }
 
 // waitIfBlocked suspends reading while a resource alarm is raised, telling
@@ -350,17 +366,19 @@ func (c *conn) waitIfBlocked() {
 	c.endOfBatch() // confirms of what was already accepted still go out
 	notify := capability(c.caps, "connection.blocked")
 	if notify && !c.blockedSent {
-		c.sendMethod(0, &amqp.ConnectionBlocked{Reason: a.reason})
+		// RabbitMQ's reason names the resource: "low on memory".
+		c.sendMethod(0, &amqp.ConnectionBlocked{Reason: "low on " + a.reason})
 		c.blockedSent = true
 	}
 	c.blockedAt.Store(time.Now().UnixNano())
 	select {
 	case <-a.cleared:
+	case <-c.forced: // shutdown or management: the close handshake must run
 	case <-c.srv.ctx.Done():
 	}
 	c.blockedAt.Store(0)
 	c.lastRead.Store(time.Now().UnixNano())
-	if notify && c.blockedSent {
+	if notify && c.blockedSent && !c.closeSent.Load() {
 		c.sendMethod(0, &amqp.ConnectionUnblocked{})
 		c.blockedSent = false
 	}
@@ -464,6 +482,8 @@ func (c *conn) writeLoop() {
 				}
 				continue
 			}
+			c.intro.sendOct.Add(uint64(len(buf)))
+			c.intro.sendCnt.Add(1)
 			lastWrite = time.Now()
 		}
 		if cap(buf) > 4*highWater {

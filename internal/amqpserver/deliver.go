@@ -14,6 +14,7 @@ import (
 // Deliver writes basic.deliver, the content header and the body frames.
 func (ch *channel) Deliver(d broker.Delivery) {
 	c := ch.c
+	ch.intro.delivered(&d)
 	c.outMu.Lock()
 	c.out = appendDeliver(c.out, ch.id, &d)
 	c.out = appendContent(c.out, ch.id, d.Msg, c.frameMax)

@@ -41,12 +41,17 @@ func (c *conn) serverProperties() amqp.Table {
 // handshake runs the protocol header, start, tune and open exchanges.
 // A client that says nothing is dropped after the handshake timeout.
 func (c *conn) handshake() error {
-	_ = c.nc.SetReadDeadline(time.Now().Add(c.srv.cfg.HandshakeTimeout))
+	deadline := time.Now().Add(c.srv.cfg.HandshakeTimeout)
+	_ = c.nc.SetReadDeadline(deadline)
+	if err := c.tlsHandshake(deadline); err != nil {
+		return err
+	}
 	hdr, err := c.r.ReadProtocolHeader()
 	if err != nil {
 		return err
 	}
-	if !bytes.Equal(hdr[:], amqp.ProtocolHeader) {
+	// RabbitMQ also takes AMQP 0-9's header (AMQP 1 1 0 9) as 0-9-1.
+	if !bytes.Equal(hdr[:], amqp.ProtocolHeader) && !bytes.Equal(hdr[:], []byte{'A', 'M', 'Q', 'P', 1, 1, 0, 9}) {
 		// The spec: answer with the version we speak, then close.
 		_, _ = c.nc.Write(amqp.ProtocolHeader)
 		return fmt.Errorf("%w: bad protocol header %q", errHandshake, hdr[:])
@@ -54,7 +59,7 @@ func (c *conn) handshake() error {
 	c.sendMethod(0, &amqp.ConnectionStart{
 		VersionMajor: 0, VersionMinor: 9,
 		ServerProperties: c.serverProperties(),
-		Mechanisms:       auth.Mechanisms,
+		Mechanisms:       c.mechanisms(),
 		Locales:          "en_US",
 	})
 
@@ -82,12 +87,13 @@ func (c *conn) handshake() error {
 	if err != nil {
 		return err
 	}
-	v := c.srv.cfg.Broker.Vhost(open.VirtualHost)
-	if v == nil {
-		return c.closeWithError(methodError(amqp.ReplyNotAllowed, open, "NOT_ALLOWED - vhost %s not found", open.VirtualHost))
+	v, aerr := c.openVhost(open)
+	if aerr != nil {
+		return c.closeWithError(aerr)
 	}
 	c.vhost = v
 	c.sendMethod(0, &amqp.ConnectionOpenOk{})
+	c.intro.opened(c, startOk.Mechanism)
 	_ = c.nc.SetReadDeadline(time.Time{})
 	c.lastRead.Store(time.Now().UnixNano())
 	c.log = c.log.With("user", c.user.Name, "vhost", v.Name)
@@ -131,29 +137,21 @@ func expect[M amqp.Method](c *conn, state string) (M, error) {
 }
 
 func (c *conn) authenticate(m *amqp.ConnectionStartOk) error {
-	switch m.Mechanism {
-	case "PLAIN", "AMQPLAIN":
-	default:
+	switch {
+	case m.Mechanism == auth.External && !c.offers(m.Mechanism):
+		return c.closeWithError(methodError(amqp.ReplyCommandInvalid, m,
+			"COMMAND_INVALID - invalid authentication mechanism '%s'", m.Mechanism))
+	case !c.offers(m.Mechanism):
 		return c.closeWithError(methodError(amqp.ReplyCommandInvalid, m,
 			"COMMAND_INVALID - unknown authentication mechanism '%s'", m.Mechanism))
 	}
-	name, pass, err := auth.ParseResponse(m.Mechanism, []byte(m.Response))
+	u, name, err := c.login(m.Mechanism, []byte(m.Response))
 	if err == nil {
-		var u *auth.User
-		u, err = c.srv.cfg.Users.Authenticate(name, pass, c.nc.RemoteAddr())
-		if err == nil {
-			c.user = u
-			return nil
-		}
+		c.user = u
+		return nil
 	}
 	detail := err.Error()
-	switch {
-	case errors.Is(err, auth.ErrLoopbackOnly):
-		detail = fmt.Sprintf("user '%s' can only connect via localhost", name)
-	case errors.Is(err, auth.ErrBadCredentials):
-		detail = fmt.Sprintf("user '%s' - invalid credentials", name)
-	}
-	c.log.Warn("login refused", "mechanism", m.Mechanism, "user", name, "reason", detail)
+	c.log.Warn("login refused", "mechanism", m.Mechanism, "user", name, "reason", m.Mechanism+" login refused: "+detail)
 	if capability(c.caps, "authentication_failure_close") {
 		// RabbitMQ's reason text keeps the detail out of the client's view.
 		return c.closeWithError(methodError(amqp.ReplyAccessRefused, nil,
@@ -166,12 +164,18 @@ func (c *conn) authenticate(m *amqp.ConnectionStartOk) error {
 // applyTune checks the client's tune-ok against our limits, as RabbitMQ's
 // validate_negotiated_integer_value does, and applies it.
 func (c *conn) applyTune(m *amqp.ConnectionTuneOk) *amqp.Error {
+	// RabbitMQ's fail_negotiation names connection.tune as the method.
+	tune := &amqp.ConnectionTune{}
 	check := func(field string, min, server, client uint32) *amqp.Error {
+		detail := ""
+		if field == "channel_max" && client == 0 {
+			detail = " (no limit)"
+		}
 		if client != 0 && client < min {
-			return methodError(amqp.ReplyNotAllowed, m, "NOT_ALLOWED - negotiated %s = %d is lower than the minimum allowed value (%d)", field, client, min)
+			return methodError(amqp.ReplyNotAllowed, tune, "NOT_ALLOWED - negotiated %s = %d%s is lower than the minimum allowed value (%d)", field, client, detail, min)
 		}
 		if server != 0 && (client == 0 || client > server) {
-			return methodError(amqp.ReplyNotAllowed, m, "NOT_ALLOWED - negotiated %s = %d is higher than the maximum allowed value (%d)", field, client, server)
+			return methodError(amqp.ReplyNotAllowed, tune, "NOT_ALLOWED - negotiated %s = %d%s is higher than the maximum allowed value (%d)", field, client, detail, server)
 		}
 		return nil
 	}

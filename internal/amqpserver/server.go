@@ -13,15 +13,22 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/warrenmq/warren/internal/auth"
 	"github.com/warrenmq/warren/internal/broker"
 )
 
 // Config of the AMQP front end. Zero values take RabbitMQ's defaults.
 type Config struct {
-	Log              *slog.Logger
-	Broker           *broker.Broker
-	Users            *auth.Store
+	Log    *slog.Logger
+	Broker *broker.Broker // also the source of users and permissions
+	// LoopbackUsers may connect only from loopback addresses
+	// (loopback_users); nil means ["guest"], as RabbitMQ, empty means none.
+	LoopbackUsers []string
+	// ConnectionMax caps open connections over all listeners
+	// (connection_max); 0 is no limit.
+	ConnectionMax int
+	// SSLCertLoginFrom is where EXTERNAL takes the user name from:
+	// common_name (default) or distinguished_name.
+	SSLCertLoginFrom string
 	Heartbeat        time.Duration // proposed in connection.tune; 0 disables
 	FrameMax         uint32
 	ChannelMax       uint16
@@ -69,6 +76,12 @@ type Server struct {
 
 	alarm atomic.Pointer[alarm] // non-nil while a resource alarm blocks publishers
 
+	track tracker       // connections per vhost and user (authz.go)
+	slots chan struct{} // connection_max; nil when unlimited
+	unsub func()        // from the broker's deletion events
+
+	introspect serverIntro // management views and counters (introspect.go)
+
 	syncMu      sync.Mutex
 	syncWaiters map[*channel]struct{} // channels with confirms waiting for the store
 }
@@ -112,7 +125,13 @@ type alarm struct {
 func New(cfg Config) *Server {
 	cfg.defaults()
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Server{cfg: cfg, log: cfg.Log, conns: map[*conn]struct{}{}, ctx: ctx, cancel: cancel, started: time.Now()}
+	s := &Server{cfg: cfg, log: cfg.Log, conns: map[*conn]struct{}{}, ctx: ctx, cancel: cancel, started: time.Now()}
+	s.track.init()
+	if cfg.ConnectionMax > 0 {
+		s.slots = make(chan struct{}, cfg.ConnectionMax)
+	}
+	s.unsub = cfg.Broker.Subscribe(s.onBrokerEvent)
+	return s
 }
 
 // Serve accepts connections on ln until Close.
@@ -126,8 +145,12 @@ func (s *Server) Serve(ln net.Listener) error {
 	s.mu.Unlock()
 	var delay time.Duration
 	for {
+		if !s.acquireSlot() {
+			return nil
+		}
 		nc, err := ln.Accept()
 		if err != nil {
+			s.releaseSlot()
 			if errors.Is(err, net.ErrClosed) {
 				return nil
 			}
@@ -148,6 +171,7 @@ func (s *Server) Serve(ln net.Listener) error {
 		if s.closed {
 			s.mu.Unlock()
 			nc.Close()
+			s.releaseSlot()
 			continue
 		}
 		s.conns[c] = struct{}{}
@@ -159,6 +183,7 @@ func (s *Server) Serve(ln net.Listener) error {
 			s.mu.Lock()
 			delete(s.conns, c)
 			s.mu.Unlock()
+			s.releaseSlot()
 		}()
 	}
 }
@@ -172,6 +197,7 @@ func (s *Server) Close() {
 		return
 	}
 	s.closed = true
+	s.unsub()
 	for _, ln := range s.lns {
 		ln.Close()
 	}
@@ -208,9 +234,10 @@ func (s *Server) ConnectionCount() int {
 	return len(s.conns)
 }
 
-// SetAlarm raises (reason non-empty) or clears a resource alarm. While it
-// is raised, a connection that publishes is sent connection.blocked and is
-// not read from any more; consumers keep draining. Clearing it sends
+// SetAlarm raises (reason non-empty: the resource, "memory" or "disk") or
+// clears a resource alarm. While it is raised, a connection that publishes
+// is sent connection.blocked ("low on memory") and is not read from any
+// more; consumers keep draining. Clearing it sends
 // connection.unblocked to the blocked connections and resumes reading.
 func (s *Server) SetAlarm(reason string) {
 	s.mu.Lock()

@@ -1,116 +1,108 @@
-// Package auth holds users, their RabbitMQ-compatible password hashes and
-// tags, and the SASL mechanisms AMQP clients log in with.
+// Package auth is how clients prove who they are: RabbitMQ-compatible
+// password hashes, the SASL mechanisms AMQP clients log in with (PLAIN,
+// AMQPLAIN, EXTERNAL) and the loopback and certificate rules. The users
+// themselves, their tags and permissions are metadata kept by the broker.
 package auth
 
 import (
+	"crypto/md5"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/sha512"
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
+	"hash"
 	"net"
-	"sort"
-	"sync"
+	"slices"
 )
 
-// User is one account.
-type User struct {
-	Name         string
-	PasswordHash string // base64(salt(4) + sha256(salt + password)), rabbit_password_hashing_sha256
-	Tags         []string
+// Hashing algorithms, named as RabbitMQ's modules (the hashing_algorithm
+// of a user in definitions).
+const (
+	SHA256 = "rabbit_password_hashing_sha256" // RabbitMQ's default since 3.6
+	SHA512 = "rabbit_password_hashing_sha512"
+	MD5    = "rabbit_password_hashing_md5" // definitions from RabbitMQ before 3.6
+)
+
+// DefaultAlgorithm is what new passwords are hashed with.
+const DefaultAlgorithm = SHA256
+
+// KnownAlgorithm reports whether alg is a hashing algorithm Warren
+// understands; "" stands for the default.
+func KnownAlgorithm(alg string) bool {
+	return alg == "" || alg == SHA256 || alg == SHA512 || alg == MD5
 }
 
-// HashPassword makes a RabbitMQ-compatible salted SHA-256 hash.
+func newHash(alg string) hash.Hash {
+	switch alg {
+	case SHA512:
+		return sha512.New()
+	case MD5:
+		return md5.New()
+	case "", SHA256:
+		return sha256.New()
+	}
+	return nil
+}
+
+// HashPassword makes a RabbitMQ-compatible hash with the default
+// algorithm: base64(salt + SHA-256(salt + password)), a 4-byte random salt.
 func HashPassword(password string) string {
+	h, _ := HashPasswordWith(DefaultAlgorithm, password)
+	return h
+}
+
+// HashPasswordWith is HashPassword with a chosen algorithm.
+func HashPasswordWith(alg, password string) (string, error) {
+	if newHash(alg) == nil {
+		return "", errors.New("unknown hashing algorithm " + alg)
+	}
 	var salt [4]byte
 	if _, err := rand.Read(salt[:]); err != nil {
-		panic(err) // crypto/rand never fails on Linux
+		return "", err
 	}
-	return hashWithSalt(salt[:], password)
+	return base64.StdEncoding.EncodeToString(saltedHash(alg, salt[:], password)), nil
 }
 
-func hashWithSalt(salt []byte, password string) string {
-	h := sha256.New()
+func saltedHash(alg string, salt []byte, password string) []byte {
+	h := newHash(alg)
 	h.Write(salt)
 	h.Write([]byte(password))
-	return base64.StdEncoding.EncodeToString(append(append([]byte(nil), salt...), h.Sum(nil)...))
+	return h.Sum(append([]byte(nil), salt...))
 }
 
-// CheckPassword compares in constant time.
-func CheckPassword(hash, password string) bool {
-	raw, err := base64.StdEncoding.DecodeString(hash)
-	if err != nil || len(raw) != 4+sha256.Size {
+// CheckPassword is VerifyPassword with the default algorithm.
+func CheckPassword(hashB64, password string) bool {
+	return VerifyPassword(DefaultAlgorithm, hashB64, password)
+}
+
+// VerifyPassword reports whether password matches hash (made with alg; ""
+// is the default), comparing in constant time. An empty hash (a cleared
+// password) matches nothing.
+func VerifyPassword(alg, hashB64, password string) bool {
+	if newHash(alg) == nil {
 		return false
 	}
-	want := hashWithSalt(raw[:4], password)
-	return subtle.ConstantTimeCompare([]byte(want), []byte(hash)) == 1
+	raw, err := base64.StdEncoding.DecodeString(hashB64)
+	if err != nil || len(raw) < 5 {
+		return false
+	}
+	want := saltedHash(alg, raw[:4], password)
+	return subtle.ConstantTimeCompare(want, raw) == 1
 }
 
-// Errors of Authenticate.
+// Errors of a login, for logs; clients see RabbitMQ's generic text.
 var (
 	ErrBadCredentials = errors.New("invalid credentials")
+	ErrBlankPassword  = errors.New("blank password")
 	ErrLoopbackOnly   = errors.New("user can only connect via localhost")
 )
 
-// Store is the set of users.
-type Store struct {
-	mu       sync.RWMutex
-	users    map[string]*User
-	loopback map[string]bool // users allowed from loopback only
-}
-
-// NewStore makes a store with the default user (if name is not empty),
-// restricted to loopback when listed in loopbackUsers.
-func NewStore(defaultUser, defaultPass string, loopbackUsers []string) *Store {
-	s := &Store{users: map[string]*User{}, loopback: map[string]bool{}}
-	for _, u := range loopbackUsers {
-		s.loopback[u] = true
-	}
-	if defaultUser != "" {
-		s.Put(&User{Name: defaultUser, PasswordHash: HashPassword(defaultPass), Tags: []string{"administrator"}})
-	}
-	return s
-}
-
-// Put adds or replaces a user.
-func (s *Store) Put(u *User) {
-	s.mu.Lock()
-	s.users[u.Name] = u
-	s.mu.Unlock()
-}
-
-// User looks a user up.
-func (s *Store) User(name string) *User {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.users[name]
-}
-
-// Users lists users by name.
-func (s *Store) Users() []*User {
-	s.mu.RLock()
-	us := make([]*User, 0, len(s.users))
-	for _, u := range s.users {
-		us = append(us, u)
-	}
-	s.mu.RUnlock()
-	sort.Slice(us, func(i, j int) bool { return us[i].Name < us[j].Name })
-	return us
-}
-
-// Authenticate checks a name and password for a client at remote.
-func (s *Store) Authenticate(name, password string, remote net.Addr) (*User, error) {
-	u := s.User(name)
-	if u == nil || !CheckPassword(u.PasswordHash, password) {
-		return nil, ErrBadCredentials
-	}
-	s.mu.RLock()
-	loopOnly := s.loopback[name]
-	s.mu.RUnlock()
-	if loopOnly && !IsLoopback(remote) {
-		return nil, ErrLoopbackOnly
-	}
-	return u, nil
+// LoopbackAllowed applies loopback_users: a listed user may connect only
+// from a loopback address.
+func LoopbackAllowed(user string, loopbackUsers []string, remote net.Addr) bool {
+	return !slices.Contains(loopbackUsers, user) || IsLoopback(remote)
 }
 
 // IsLoopback reports whether addr is a loopback address.

@@ -22,9 +22,13 @@ type MetaLog interface {
 
 // Config wires a Broker.
 type Config struct {
-	Log          *slog.Logger
-	Meta         MetaLog // nil: nothing is persisted
+	Log  *slog.Logger
+	Meta MetaLog // nil: nothing is persisted
+	// DefaultVhost and DefaultUser (with full permissions on it) are
+	// created on first start only: when there is no vhost, no user and no
+	// permission, as RabbitMQ does. Deleted, they are not re-created.
 	DefaultVhost string
+	DefaultUser  DefaultUser
 }
 
 // Broker holds every virtual host.
@@ -35,6 +39,8 @@ type Broker struct {
 	applyMu sync.Mutex // serialises Apply: one state machine, one order
 	mu      sync.RWMutex
 	vhosts  map[string]*Vhost
+
+	acc access // users, permissions, parameters, policies (access.go)
 }
 
 // New makes a broker and replays the durable metadata, if any.
@@ -43,14 +49,16 @@ func New(cfg Config) (*Broker, error) {
 		cfg.Log = slog.Default()
 	}
 	b := &Broker{log: cfg.Log, vhosts: map[string]*Vhost{}}
+	b.acc.init()
 	if cfg.Meta != nil {
 		if err := b.recover(cfg.Meta); err != nil {
 			return nil, err
 		}
 		b.meta = cfg.Meta
 	}
-	if cfg.DefaultVhost != "" && b.Vhost(cfg.DefaultVhost) == nil {
-		if _, err := b.Apply(&Command{Op: OpAddVhost, Vhost: cfg.DefaultVhost}); err != nil {
+	if b.pristine() {
+		cmds := defaultCommands(cfg.DefaultVhost, cfg.DefaultUser)
+		if err := b.ApplyBatch(func() ([]*Command, error) { return cmds, nil }); err != nil {
 			return nil, err
 		}
 	}
@@ -72,6 +80,12 @@ func (b *Broker) recover(meta MetaLog) error {
 		if err := cmd.decodeArgs(); err != nil {
 			return fmt.Errorf("metadata record %d: %w", i, err)
 		}
+		if cmd.Op == OpBatch {
+			if err := b.replayBatch(&cmd); err != nil {
+				return fmt.Errorf("metadata record %d: %w", i, err)
+			}
+			continue
+		}
 		if _, err := b.apply(&cmd, false); err != nil {
 			b.log.Warn("metadata replay: command failed", "op", cmd.Op, "name", cmd.Name, "err", err)
 		}
@@ -85,9 +99,9 @@ func (b *Broker) recover(meta MetaLog) error {
 
 // snapshot lists the commands that recreate every durable object.
 func (b *Broker) snapshot() ([][]byte, error) {
-	var cmds []*Command
+	cmds := b.userCommands()
 	for _, v := range b.Vhosts() {
-		cmds = append(cmds, &Command{Op: OpAddVhost, Vhost: v.Name})
+		cmds = append(cmds, b.addVhostCommand(v.Name))
 		xs := v.Exchanges()
 		sort.Slice(xs, func(i, j int) bool { return xs[i].Name < xs[j].Name })
 		for _, x := range xs {
@@ -113,6 +127,7 @@ func (b *Broker) snapshot() ([][]byte, error) {
 			}
 		}
 	}
+	cmds = append(cmds, b.accessCommands()...)
 	recs := make([][]byte, 0, len(cmds))
 	for _, c := range cmds {
 		rec, err := c.marshal()

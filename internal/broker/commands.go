@@ -52,6 +52,25 @@ type Command struct {
 	DestType    string     `json:"destination_type,omitempty"`
 	Key         string     `json:"routing_key,omitempty"`
 
+	// Access control, vhost metadata, parameters and policies (access.go).
+	User             string            `json:"user,omitempty"`
+	PasswordHash     string            `json:"password_hash,omitempty"`
+	HashingAlgorithm string            `json:"hashing_algorithm,omitempty"`
+	Tags             []string          `json:"tags,omitempty"`
+	Limits           map[string]int64  `json:"limits,omitempty"`
+	Description      string            `json:"description,omitempty"`
+	DefaultQueueType string            `json:"default_queue_type,omitempty"`
+	Configure        string            `json:"configure,omitempty"`
+	Write            string            `json:"write,omitempty"`
+	Read             string            `json:"read,omitempty"`
+	Exchange         string            `json:"exchange,omitempty"`
+	Component        string            `json:"component,omitempty"`
+	Pattern          string            `json:"pattern,omitempty"`
+	ApplyTo          string            `json:"apply_to,omitempty"`
+	Priority         int               `json:"priority,omitempty"`
+	Value            json.RawMessage   `json:"value,omitempty"`
+	Batch            []json.RawMessage `json:"batch,omitempty"` // OpBatch: the commands, each as logged
+
 	auto *Queue // auto-deletion of exactly this queue (not a successor of the same name)
 }
 
@@ -87,6 +106,9 @@ func (c *Command) decodeArgs() error {
 // persistent reports whether a command changes durable state, and so must
 // be in the metadata log.
 func (b *Broker) persistent(c *Command, r Result) bool {
+	if IsAccessOp(c.Op) {
+		return true
+	}
 	switch c.Op {
 	case OpAddVhost, OpDeleteVhost:
 		return true
@@ -136,18 +158,27 @@ func (b *Broker) apply(c *Command, log bool) (Result, error) {
 			return r, errorf(KindInternal, "cannot write metadata: %v", err)
 		}
 	}
-	return commit(), nil
+	res := commit()
+	b.afterCommit(c)
+	return res, nil
 }
 
 // check validates c against the current state and returns a function that
 // makes the change (nil when there is nothing to change, e.g. a passive
 // declare or a redeclare of an equivalent object).
 func (b *Broker) check(c *Command) (Result, func() Result, error) {
+	if IsAccessOp(c.Op) {
+		return b.checkAccess(c)
+	}
 	if c.Op == OpAddVhost {
 		if b.Vhost(c.Vhost) != nil {
 			return Result{}, nil, nil
 		}
+		if err := ValidateLimits(c.Limits, true); err != nil {
+			return Result{}, nil, err
+		}
 		return Result{}, func() Result {
+			b.addVhostInfo(c)
 			b.mu.Lock()
 			b.vhosts[c.Vhost] = newVhost(b, c.Vhost)
 			b.mu.Unlock()
@@ -179,6 +210,7 @@ func (b *Broker) deleteVhost(v *Vhost) {
 	b.mu.Lock()
 	delete(b.vhosts, v.Name)
 	b.mu.Unlock()
+	b.dropVhostAccess(v.Name)
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	for _, q := range v.queues {
@@ -205,6 +237,12 @@ func (v *Vhost) checkDeclareExchange(c *Command) (Result, func() Result, error) 
 	v.mu.RLock()
 	x := v.exchanges[c.Name]
 	v.mu.RUnlock()
+	// RabbitMQ checks the type first (a passive declare has none to check).
+	if !c.Passive {
+		if _, ok := newExchange(v, c.Name, c.Type, false, false, false, nil); !ok {
+			return Result{}, nil, errorf(KindCommandInvalid, "unknown exchange type '%s'", c.Type)
+		}
+	}
 	if c.Name == "" {
 		return Result{}, nil, defaultExchangeRefused()
 	}
@@ -213,9 +251,6 @@ func (v *Vhost) checkDeclareExchange(c *Command) (Result, func() Result, error) 
 			return Result{}, nil, notFoundExchange(v.Name, c.Name)
 		}
 		return Result{Exchange: x}, nil, nil
-	}
-	if _, ok := newExchange(v, c.Name, c.Type, false, false, false, nil); !ok {
-		return Result{}, nil, errorf(KindCommandInvalid, "unknown exchange type '%s'", c.Type)
 	}
 	if x != nil {
 		return Result{Exchange: x}, nil, v.exchangeEquivalent(x, c)
@@ -320,12 +355,12 @@ func removeBinding(bs []*Binding, bd *Binding) []*Binding {
 	return bs
 }
 
-// queueDeclareArgs are the arguments RabbitMQ checks for equivalence.
+// queueDeclareArgs are the arguments RabbitMQ 3.10 checks for equivalence
+// on a classic queue (rabbit_classic_queue:capabilities/0), in its order.
 var queueDeclareArgs = []string{
 	"x-expires", "x-message-ttl", "x-dead-letter-exchange", "x-dead-letter-routing-key",
-	"x-max-length", "x-max-length-bytes", "x-max-in-memory-length", "x-max-in-memory-bytes",
-	"x-max-priority", "x-overflow", "x-queue-mode", "x-single-active-consumer", "x-queue-type",
-	"x-delivery-limit",
+	"x-max-length", "x-max-length-bytes", "x-max-priority", "x-overflow", "x-queue-mode",
+	"x-queue-version", "x-single-active-consumer", "x-queue-type", "x-queue-master-locator",
 }
 
 func (v *Vhost) checkDeclareQueue(c *Command) (Result, func() Result, error) {
@@ -365,6 +400,9 @@ func (v *Vhost) checkDeclareQueue(c *Command) (Result, func() Result, error) {
 	if strings.HasPrefix(c.Name, "amq.") && !strings.HasPrefix(c.Name, "amq.gen-") {
 		return Result{}, nil, errorf(KindAccessRefused, "queue name '%s' contains reserved prefix 'amq.*'", c.Name)
 	}
+	if err := v.checkQueueLimit(c.Name); err != nil {
+		return Result{}, nil, err
+	}
 	return Result{}, func() Result {
 		nq := &Queue{Name: c.Name, Vhost: v, Durable: c.Durable, Exclusive: c.Exclusive,
 			AutoDelete: c.AutoDelete, Args: c.Args}
@@ -392,11 +430,12 @@ func (v *Vhost) checkDeleteQueue(c *Command) (Result, func() Result, error) {
 		return Result{}, nil, lockedQueue(v.Name, c.Name)
 	}
 	ready, _, consumers := q.Counts()
-	if c.IfUnused && consumers > 0 {
-		return Result{}, nil, errorf(KindPreconditionFailed, "queue '%s' in vhost '%s' in use", c.Name, v.Name)
-	}
+	// rabbit_amqqueue_process checks if-empty before if-unused.
 	if c.IfEmpty && ready > 0 {
 		return Result{}, nil, errorf(KindPreconditionFailed, "queue '%s' in vhost '%s' not empty", c.Name, v.Name)
+	}
+	if c.IfUnused && consumers > 0 {
+		return Result{}, nil, errorf(KindPreconditionFailed, "queue '%s' in vhost '%s' in use", c.Name, v.Name)
 	}
 	return Result{Queue: q}, func() Result {
 		v.mu.Lock()
@@ -411,7 +450,7 @@ func (v *Vhost) checkDeleteQueue(c *Command) (Result, func() Result, error) {
 }
 
 func (v *Vhost) checkBinding(c *Command) (Result, func() Result, error) {
-	if c.Source == "" {
+	if c.Source == "" || (c.DestType == DestExchange && c.Destination == "") {
 		return Result{}, nil, defaultExchangeRefused()
 	}
 	v.mu.RLock()
@@ -426,17 +465,19 @@ func (v *Vhost) checkBinding(c *Command) (Result, func() Result, error) {
 		destMissing = d.Queue == nil
 	}
 	v.mu.RUnlock()
-	if destMissing {
-		if c.DestType == DestExchange {
+	// As rabbit_binding: the source is reported missing first, and
+	// removing a binding whose source or destination is missing is a
+	// no-op, not an error.
+	if src == nil || destMissing {
+		switch {
+		case c.Op == OpUnbind:
+			return Result{}, nil, nil
+		case src == nil:
+			return Result{}, nil, notFoundExchange(v.Name, c.Source)
+		case c.DestType == DestExchange:
 			return Result{}, nil, notFoundExchange(v.Name, c.Destination)
 		}
 		return Result{}, nil, notFoundQueue(v.Name, c.Destination)
-	}
-	if src == nil {
-		return Result{}, nil, notFoundExchange(v.Name, c.Source)
-	}
-	if d.Queue != nil && d.Queue.Exclusive && d.Queue.Owner != c.Owner {
-		return Result{}, nil, lockedQueue(v.Name, d.Queue.Name)
 	}
 	r := Result{Exchange: src, Queue: d.Queue}
 	if c.Op == OpBind && src.Kind == KindHeaders {
@@ -447,8 +488,14 @@ func (v *Vhost) checkBinding(c *Command) (Result, func() Result, error) {
 	v.mu.RLock()
 	i := src.findBinding(d, c.Key, c.Args)
 	v.mu.RUnlock()
-	if (c.Op == OpBind) == (i >= 0) {
-		return r, nil, nil // already bound, or nothing to unbind
+	if c.Op == OpUnbind && i < 0 {
+		return r, nil, nil // nothing to unbind: not checked for exclusivity either
+	}
+	if d.Queue != nil && d.Queue.Exclusive && d.Queue.Owner != c.Owner {
+		return Result{}, nil, lockedQueue(v.Name, d.Queue.Name)
+	}
+	if c.Op == OpBind && i >= 0 {
+		return r, nil, nil // already bound
 	}
 	return r, func() Result {
 		v.mu.Lock()

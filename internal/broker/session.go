@@ -66,6 +66,7 @@ type unackedEntry struct {
 	e    entry
 	c    *Consumer // nil for basic.get
 	done bool
+	held bool // acked or nacked in an uncommitted transaction (Hold)
 }
 
 // NewSession makes the delivery state of a channel.
@@ -196,37 +197,52 @@ func unknownTag(tag uint64) *Error {
 	return errorf(KindPreconditionFailed, "unknown delivery tag %d", tag)
 }
 
-// collectLocked marks settled and returns the entries an ack/nack of tag
+// coverLocked calls take for each outstanding entry an ack/nack of tag
 // covers, following RabbitMQ: tag 0 with multiple means everything, and
-// otherwise the tag itself must be outstanding. s.mu must be held.
-func (s *Session) collectLocked(tag uint64, multiple bool) ([]unackedEntry, error) {
-	out := s.settled[:0]
+// otherwise the tag itself must be outstanding. Entries held by a
+// transaction are not outstanding. s.mu must be held.
+func (s *Session) coverLocked(tag uint64, multiple bool, take func(p *unackedEntry)) error {
 	n := s.unacked.Len()
 	if multiple && tag == 0 {
 		for i := 0; i < n; i++ {
-			p := s.unacked.Ptr(i)
-			if !p.done {
-				out = append(out, *p)
-				p.done = true
+			if p := s.unacked.Ptr(i); !p.done && !p.held {
+				take(p)
 			}
 		}
-	} else {
-		i := sort.Search(n, func(i int) bool { return s.unacked.At(i).tag >= tag })
-		if i == n || s.unacked.At(i).tag != tag || s.unacked.At(i).done {
-			return nil, unknownTag(tag)
-		}
-		lo := i
-		if multiple {
-			lo = 0
-		}
-		for j := lo; j <= i; j++ {
-			p := s.unacked.Ptr(j)
-			if !p.done {
-				out = append(out, *p)
-				p.done = true
-			}
+		return nil
+	}
+	i := sort.Search(n, func(i int) bool { return s.unacked.At(i).tag >= tag })
+	if i == n || s.unacked.At(i).tag != tag || s.unacked.At(i).done || s.unacked.At(i).held {
+		return unknownTag(tag)
+	}
+	lo := i
+	if multiple {
+		lo = 0
+	}
+	for j := lo; j <= i; j++ {
+		if p := s.unacked.Ptr(j); !p.done && !p.held {
+			take(p)
 		}
 	}
+	return nil
+}
+
+// collectLocked marks settled and returns the entries an ack/nack of tag
+// covers (see coverLocked). s.mu must be held.
+func (s *Session) collectLocked(tag uint64, multiple bool) ([]unackedEntry, error) {
+	out := s.settled[:0]
+	err := s.coverLocked(tag, multiple, func(p *unackedEntry) {
+		out = append(out, *p)
+		p.done = true
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.doneLocked(out), nil
+}
+
+// doneLocked accounts for the entries just marked done. s.mu must be held.
+func (s *Session) doneLocked(out []unackedEntry) []unackedEntry {
 	for _, u := range out {
 		s.live--
 		if u.c != nil {
@@ -237,7 +253,60 @@ func (s *Session) collectLocked(tag uint64, multiple bool) ([]unackedEntry, erro
 		s.unacked.PopFront()
 	}
 	s.settled = out
-	return out, nil
+	return out
+}
+
+// Hold takes the deliveries an ack or nack of tag covers out of the
+// outstanding set without settling them, for an ack or nack inside a
+// transaction: as in RabbitMQ, an unknown tag fails at once, and a held
+// delivery cannot be acked again. It returns their tags, for SettleHeld
+// at tx.commit or Unhold at tx.rollback.
+func (s *Session) Hold(tag uint64, multiple bool) ([]uint64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var tags []uint64
+	err := s.coverLocked(tag, multiple, func(p *unackedEntry) {
+		p.held = true
+		tags = append(tags, p.tag)
+	})
+	return tags, err
+}
+
+// SettleHeld acks (requeue false) or requeues held deliveries and reports
+// how many it settled.
+func (s *Session) SettleHeld(tags []uint64, requeue bool) int {
+	s.mu.Lock()
+	out := s.settled[:0]
+	for _, tag := range tags {
+		n := s.unacked.Len()
+		i := sort.Search(n, func(i int) bool { return s.unacked.At(i).tag >= tag })
+		if i < n {
+			if p := s.unacked.Ptr(i); p.tag == tag && p.held && !p.done {
+				p.held, p.done = false, true
+				out = append(out, *p)
+			}
+		}
+	}
+	out = s.doneLocked(out)
+	s.mu.Unlock()
+	n := len(out)
+	s.settle(out, requeue)
+	return n
+}
+
+// Unhold makes held deliveries outstanding again.
+func (s *Session) Unhold(tags []uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, tag := range tags {
+		n := s.unacked.Len()
+		i := sort.Search(n, func(i int) bool { return s.unacked.At(i).tag >= tag })
+		if i < n {
+			if p := s.unacked.Ptr(i); p.tag == tag {
+				p.held = false
+			}
+		}
+	}
 }
 
 // Ack settles deliveries positively.
@@ -351,6 +420,9 @@ func (s *Session) Close() {
 		cs = append(cs, c)
 	}
 	s.consumers = map[string]*Consumer{}
+	for i := 0; i < s.unacked.Len(); i++ {
+		s.unacked.Ptr(i).held = false // an uncommitted transaction's acks are void
+	}
 	out, _ := s.collectLocked(0, true)
 	out = append([]unackedEntry(nil), out...)
 	s.mu.Unlock()

@@ -102,7 +102,8 @@ func (c *Config) ApplyConfFile(path string) (warnings []string, err error) {
 //	default_user, default_pass, default_vhost
 //	loopback_users.NAME = true | false             loopback_users = none
 //	heartbeat (s), frame_max, channel_max, max_message_size, handshake_timeout (ms)
-//	ssl_options.certfile / keyfile / cacertfile
+//	ssl_options.certfile / keyfile / cacertfile / verify / fail_if_no_peer_cert
+//	ssl_cert_login_from, connection_max, load_definitions (also management.load_definitions)
 //	log.console.level
 //	cluster_formation.classic_config.nodes.N = rabbit@host | host:port
 //	cluster_formation.node_type = disc | ram
@@ -179,6 +180,12 @@ func (c *Config) applyConfEntry(e ConfEntry, classic map[int]string) (warn strin
 		return "", set("tls-key")
 	case "ssl_options.cacertfile":
 		return "", set("tls-ca")
+	case "ssl_options.verify":
+		return "", set("tls-verify")
+	case "ssl_options.fail_if_no_peer_cert":
+		return "", set("tls-fail-if-no-peer-cert")
+	case "management.load_definitions":
+		return "", set("load-definitions")
 	case "log.console.level":
 		return "", set("log-level")
 	case "cluster_formation.node_type":

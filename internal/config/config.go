@@ -37,6 +37,14 @@ type Config struct {
 	TLSCert string // --tls-cert; PEM certificate chain
 	TLSKey  string // --tls-key; PEM private key
 	TLSCA   string // --tls-ca; PEM CA bundle for verifying client certificates
+	// TLSVerify is ssl_options.verify: verify_peer (the default with
+	// TLSCA) or verify_none. TLSFailIfNoPeerCert is
+	// ssl_options.fail_if_no_peer_cert.
+	TLSVerify           string
+	TLSFailIfNoPeerCert bool
+	// SSLCertLoginFrom is ssl_cert_login_from: where the EXTERNAL
+	// mechanism takes the user name from, common_name or distinguished_name.
+	SSLCertLoginFrom string
 
 	Join       []string // --join HOST:PORT (repeatable or comma-separated); nodes to join
 	Cookie     string   // --cookie; shared cluster secret
@@ -56,6 +64,8 @@ type Config struct {
 	ChannelMax       uint16        // channel_max; 2047
 	MaxMessageSize   int           // max_message_size (bytes); 134217728
 	HandshakeTimeout time.Duration // handshake_timeout (milliseconds); 10s
+	ConnectionMax    int           // connection_max; 0 (or infinity) is no limit
+	LoadDefinitions  string        // load_definitions; a definitions JSON file imported at start
 
 	// Extra holds config-file keys Warren does not (yet) understand, such
 	// as vm_memory_high_watermark.relative, so a package that learns one
@@ -328,6 +338,23 @@ func (c *Config) Validate() error {
 	}
 	if c.HandshakeTimeout <= 0 {
 		bad("handshake_timeout %v: must be positive", c.HandshakeTimeout)
+	}
+	switch c.TLSVerify {
+	case "", "verify_none":
+	case "verify_peer":
+		if c.TLSCA == "" && c.TLSEnabled() {
+			bad("ssl_options.verify = verify_peer needs tls-ca (ssl_options.cacertfile)")
+		}
+	default:
+		bad("ssl_options.verify %q: want verify_peer or verify_none", c.TLSVerify)
+	}
+	switch c.SSLCertLoginFrom {
+	case "", "common_name", "distinguished_name":
+	default:
+		bad("ssl_cert_login_from %q: want common_name or distinguished_name", c.SSLCertLoginFrom)
+	}
+	if c.ConnectionMax < 0 {
+		bad("connection_max %d: must not be negative", c.ConnectionMax)
 	}
 	return errors.Join(errs...)
 }

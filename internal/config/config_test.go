@@ -205,13 +205,23 @@ log.console.level = debug`,
 		{
 			name: "tls",
 			in:   "ssl_options.certfile = /c.pem\nssl_options.keyfile = /k.pem\nssl_options.cacertfile = /ca.pem\nssl_options.verify = verify_peer",
-			// ssl_options.verify is not understood (yet)
-			warnings: 1,
 			check: func(t *testing.T, c *Config) {
 				eq(t, c.TLSCert, "/c.pem")
 				eq(t, c.TLSKey, "/k.pem")
 				eq(t, c.TLSCA, "/ca.pem")
+				eq(t, c.TLSVerify, "verify_peer")
 				eq(t, c.TLSEnabled(), true)
+			},
+		},
+		{
+			name: "access and limits",
+			in: "ssl_options.fail_if_no_peer_cert = true\nssl_cert_login_from = distinguished_name\n" +
+				"connection_max = 100\nload_definitions = /defs.json",
+			check: func(t *testing.T, c *Config) {
+				eq(t, c.TLSFailIfNoPeerCert, true)
+				eq(t, c.SSLCertLoginFrom, "distinguished_name")
+				eq(t, c.ConnectionMax, 100)
+				eq(t, c.LoadDefinitions, "/defs.json")
 			},
 		},
 		{

@@ -158,6 +158,62 @@ var settings = []Setting{
 	},
 	dur("handshake-timeout", "time allowed for the AMQP handshake (bare number: milliseconds)", time.Millisecond,
 		func(c *Config) *time.Duration { return &c.HandshakeTimeout }),
+	{
+		Name:  "connection-max",
+		Usage: "most open AMQP connections over all listeners (0 or infinity: no limit)",
+		set: func(c *Config, v string) error {
+			v = strings.TrimSpace(v)
+			if v == "infinity" {
+				c.ConnectionMax = 0
+				return nil
+			}
+			n, err := strconv.ParseInt(v, 10, 32)
+			if err == nil && n < 0 {
+				return fmt.Errorf("must not be negative")
+			}
+			c.ConnectionMax = int(n)
+			return numErr(err)
+		},
+		get: func(c *Config) string { return strconv.Itoa(c.ConnectionMax) },
+	},
+	str("load-definitions", false, "definitions JSON `file` imported at start (RabbitMQ's load_definitions)",
+		func(c *Config) *string { return &c.LoadDefinitions }),
+	{
+		Name:  "tls-verify",
+		Usage: "client certificate check on the AMQPS listener: verify_peer (default with tls-ca) or verify_none",
+		set: func(c *Config, v string) error {
+			v = strings.TrimSpace(v)
+			if v != "verify_peer" && v != "verify_none" && v != "" {
+				return fmt.Errorf("want verify_peer or verify_none")
+			}
+			c.TLSVerify = v
+			return nil
+		},
+		get: func(c *Config) string { return c.TLSVerify },
+	},
+	{
+		Name: "tls-fail-if-no-peer-cert", Bool: true,
+		Usage: "refuse TLS clients without a certificate (with verify_peer)",
+		set: func(c *Config, v string) error {
+			b, err := parseBool(v)
+			c.TLSFailIfNoPeerCert = b
+			return err
+		},
+		get: func(c *Config) string { return strconv.FormatBool(c.TLSFailIfNoPeerCert) },
+	},
+	{
+		Name:  "ssl-cert-login-from",
+		Usage: "where EXTERNAL takes the user name from: common_name (default) or distinguished_name",
+		set: func(c *Config, v string) error {
+			v = strings.TrimSpace(v)
+			if v != "common_name" && v != "distinguished_name" {
+				return fmt.Errorf("want common_name or distinguished_name")
+			}
+			c.SSLCertLoginFrom = v
+			return nil
+		},
+		get: func(c *Config) string { return c.SSLCertLoginFrom },
+	},
 }
 
 func str(name string, flag bool, usage string, field func(*Config) *string) Setting {

@@ -1,6 +1,7 @@
 package warrentest
 
 import (
+	"crypto/tls"
 	"log/slog"
 	"net"
 	"path/filepath"
@@ -17,11 +18,11 @@ import (
 // a loopback port: real TCP, real clients, and direct access to the
 // server for hooks such as alarms. Use Start for the real binary.
 type InProc struct {
-	Addr   string // host:port of the AMQP listener
-	Broker *broker.Broker
-	Server *amqpserver.Server
-	Users  *auth.Store
-	Dir    string
+	Addr    string // host:port of the AMQP listener
+	TLSAddr string // host:port of the AMQPS listener, when InProcConfig.TLS is set
+	Broker  *broker.Broker
+	Server  *amqpserver.Server
+	Dir     string
 }
 
 // InProcConfig tunes StartInProc; zero values are RabbitMQ's defaults.
@@ -32,6 +33,17 @@ type InProcConfig struct {
 	MaxMessageSize   int
 	HandshakeTimeout time.Duration
 	Dir              string // data dir; a fresh temp dir when empty
+
+	// LoopbackUsers may connect only from loopback: nil means ["guest"],
+	// as RabbitMQ; an empty slice means nobody.
+	LoopbackUsers []string
+	ConnectionMax int         // connection_max; 0 is no limit
+	TLS           *tls.Config // when set, an AMQPS listener too (see amqpserver.TLSConfig)
+	// SSLCertLoginFrom: common_name (default) or distinguished_name.
+	SSLCertLoginFrom string
+	// ListenHost is the AMQP (and AMQPS) listener's host; 127.0.0.1 when
+	// empty.
+	ListenHost string
 }
 
 // StartInProc starts an in-process node; it is closed when the test ends.
@@ -46,22 +58,35 @@ func StartInProc(t testing.TB, cfg InProcConfig) *InProc {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := broker.New(broker.Config{Log: log, Meta: meta, DefaultVhost: "/"})
+	b, err := broker.New(broker.Config{Log: log, Meta: meta, DefaultVhost: "/",
+		DefaultUser: broker.DefaultUser{Name: "guest", PasswordHash: auth.HashPassword("guest")}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	users := auth.NewStore("guest", "guest", []string{"guest"})
 	srv := amqpserver.New(amqpserver.Config{
-		Log: log, Broker: b, Users: users,
+		Log: log, Broker: b,
 		Heartbeat: cfg.Heartbeat, FrameMax: cfg.FrameMax, ChannelMax: cfg.ChannelMax,
 		MaxMessageSize: cfg.MaxMessageSize, HandshakeTimeout: cfg.HandshakeTimeout,
+		LoopbackUsers: cfg.LoopbackUsers, ConnectionMax: cfg.ConnectionMax, SSLCertLoginFrom: cfg.SSLCertLoginFrom,
 	})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	host := cfg.ListenHost
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	go srv.Serve(ln)
-	p := &InProc{Addr: ln.Addr().String(), Broker: b, Server: srv, Users: users, Dir: dir}
+	p := &InProc{Addr: ln.Addr().String(), Broker: b, Server: srv, Dir: dir}
+	if cfg.TLS != nil {
+		tln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		go srv.ServeTLS(tln, cfg.TLS)
+		p.TLSAddr = tln.Addr().String()
+	}
 	t.Cleanup(func() {
 		srv.Close()
 		meta.Close()

@@ -1,0 +1,25 @@
+package broker
+
+import (
+	"github.com/warrenmq/warren/internal/amqp"
+	"github.com/warrenmq/warren/internal/broker/routing"
+)
+
+// Checks that let a caller validate a whole batch of commands before
+// applying any (definitions import).
+
+// ValidExchangeType reports whether kind is an exchange type the broker
+// can declare.
+func ValidExchangeType(kind string) bool {
+	_, ok := routing.New[Dest](kind)
+	return ok
+}
+
+// ValidateBindingArgs checks the arguments of a binding from an exchange
+// of the given kind, as a bind command would.
+func ValidateBindingArgs(kind string, args amqp.Table) error {
+	if kind == KindHeaders {
+		return validateHeadersBinding(args)
+	}
+	return nil
+}

@@ -1,0 +1,12 @@
+//go:build !linux
+
+package segment
+
+import "os"
+
+func fdatasync(f *os.File) error { return f.Sync() }
+
+// lockDir opens path; other systems get no lock.
+func lockDir(path string) (*os.File, error) {
+	return os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+}

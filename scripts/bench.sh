@@ -1,0 +1,304 @@
+#!/usr/bin/env bash
+# Warren vs RabbitMQ 3.10.8, side by side, measured in one run with the same
+# client (`warren perf`), alternating the brokers scenario by scenario:
+#
+#   a  1 producer -> 1 consumer, 16 B transient, autoack
+#   b  fanout, 1 producer -> 4 queues (a consumer each), 256 B, autoack
+#   c  10 producers / 10 consumers / 10 queues, 256 B, manual acks, prefetch 100
+#   d  end-to-end latency at a fixed 2,000 msg/s, 1 -> 1, 16 B, manual acks
+#   e  broker RSS with 10,000 idle connections, and with 10,000 idle queues
+#
+# For a-c: delivered msg/s (the consumers' total) and broker CPU µs per
+# delivered message, from utime+stime in /proc/PID/stat at the start and
+# the end of the measured window (warren perf --broker-pid reads them, so
+# connection setup and teardown are not counted); for d: latency p50/p99;
+# for e: VmRSS from /proc/PID/status. Prints a
+# markdown table with Warren/RabbitMQ ratios; see docs/benchmarks.md.
+#
+# Needs: go, rabbitmq-server (scripts/test-deps.sh installs it), root or
+# enough `ulimit -n` for 10,000 connections. RabbitMQ runs as a private
+# node (own node name, ports, epmd, data in the work dir), started with the
+# same environment as internal/warrentest/rabbitmq.go, without plugins.
+#
+# Environment:
+#   BENCH_DURATION   seconds per scenario and broker (15)
+#   BENCH_ROUNDS     rounds; each round alternates which broker goes first (1)
+#   BENCH_SCENARIOS  subset to run, e.g. "a d" (a b c d e)
+#   BENCH_IDLE       connections / queues for e (10000)
+#   BENCH_CONN_RATE  connections (and queue declarations) per second for e (500)
+#   BENCH_DIR        work directory (a new /tmp/warren-bench.XXXXXX)
+#   BENCH_KEEP       1 keeps the work directory (logs, JSON reports)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DUR=${BENCH_DURATION:-15}
+ROUNDS=${BENCH_ROUNDS:-1}
+SCENARIOS=${BENCH_SCENARIOS:-"a b c d e"}
+IDLE=${BENCH_IDLE:-10000}
+CONN_RATE=${BENCH_CONN_RATE:-500}
+WORK=${BENCH_DIR:-$(mktemp -d /tmp/warren-bench.XXXXXX)}
+mkdir -p "$WORK"
+
+say() { echo "bench: $*" >&2; }
+
+# --- processes we start, and cleanup ---------------------------------------
+WARREN_PID= RMQ_SH= RMQ_PID= EPMD_PID=
+cleanup() {
+	set +e
+	[ -n "$WARREN_PID" ] && kill "$WARREN_PID" 2>/dev/null && wait "$WARREN_PID" 2>/dev/null
+	if [ -n "$RMQ_SH" ]; then
+		kill -TERM "$RMQ_SH" 2>/dev/null # its trap stops the node gracefully
+		(sleep 30 && kill -KILL "$RMQ_SH" ${RMQ_PID:+"$RMQ_PID"}) 2>/dev/null &
+		local killer=$!
+		wait "$RMQ_SH" 2>/dev/null
+		kill "$killer" 2>/dev/null
+		wait "$killer" 2>/dev/null
+	fi
+	[ -n "$EPMD_PID" ] && kill "$EPMD_PID" 2>/dev/null && wait "$EPMD_PID" 2>/dev/null
+	if [ "${BENCH_KEEP:-0}" = 1 ]; then say "work dir kept: $WORK"; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# free_port prints a loopback TCP port nobody listens on (below 55000, as
+# Erlang's CLI uses the distribution port + 10000).
+free_port() {
+	local p
+	while :; do
+		p=$((20000 + RANDOM % 30000))
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+			case " ${USED_PORTS:-} " in *" $p "*) continue ;; esac
+			USED_PORTS="${USED_PORTS:-} $p"
+			echo "$p"
+			return
+		fi
+	done
+}
+
+# amqp_ready PORT: does the port answer the AMQP header with a method frame?
+amqp_ready() {
+	local b
+	b=$(timeout 3 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
+		printf "AMQP\000\000\011\001" >&3
+		head -c 1 <&3 | od -An -tx1' _ "$1" 2>/dev/null) || return 1
+	[ "$(echo $b)" = 01 ]
+}
+
+rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+fds() { ls "/proc/$1/fd" | wc -l; } # open files (sockets included)
+
+# --- build and start both brokers -------------------------------------------
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+say "ulimit -n $(ulimit -n); work dir $WORK"
+say "go build ./cmd/warren"
+go build -o "$WORK/warren" ./cmd/warren
+W="$WORK/warren"
+
+say "starting warren"
+"$W" server --amqp-addr 127.0.0.1:0 --http-addr '' --metrics-addr '' --cluster-addr '' \
+	--data-dir "$WORK/warren-data" >"$WORK/warren.log" 2>&1 &
+WARREN_PID=$!
+for _ in $(seq 1 200); do
+	WADDR=$(sed -n 's/.*msg="amqp listening on \([^"]*\)".*/\1/p' "$WORK/warren.log" | head -1)
+	[ -n "$WADDR" ] && break
+	kill -0 "$WARREN_PID" 2>/dev/null || { cat "$WORK/warren.log" >&2; exit 1; }
+	sleep 0.05
+done
+[ -n "$WADDR" ] || { say "warren did not listen"; cat "$WORK/warren.log" >&2; exit 1; }
+WURL="amqp://guest:guest@$WADDR/"
+
+say "starting rabbitmq"
+RMQ_SERVER=/usr/lib/rabbitmq/bin/rabbitmq-server
+[ -x "$RMQ_SERVER" ] || { say "rabbitmq-server not installed (run scripts/test-deps.sh)"; exit 1; }
+R="$WORK/rabbitmq"
+mkdir -p "$R/home" "$R/mnesia" "$R/log"
+RPORT=$(free_port) DPORT=$(free_port) EPORT=$(free_port)
+head -c 20 /dev/urandom | od -An -tx1 | tr -d ' \n' | tr a-f A-F >"$R/home/.erlang.cookie"
+chmod 600 "$R/home/.erlang.cookie"
+echo "[]." >"$R/enabled_plugins"
+printf 'listeners.tcp.default = 127.0.0.1:%s\nlog.file.level = info\n' "$RPORT" >"$R/rabbitmq.conf"
+RMQ_ENV=(
+	HOME="$R/home"
+	RABBITMQ_NODENAME="rabbit-bench-$$@localhost"
+	RABBITMQ_NODE_IP_ADDRESS=127.0.0.1
+	RABBITMQ_NODE_PORT="$RPORT"
+	RABBITMQ_DIST_PORT="$DPORT"
+	ERL_EPMD_PORT="$EPORT"
+	ERL_EPMD_ADDRESS=127.0.0.1
+	RABBITMQ_MNESIA_BASE="$R/mnesia"
+	RABBITMQ_LOG_BASE="$R/log"
+	RABBITMQ_CONFIG_FILE="$R/rabbitmq.conf"
+	RABBITMQ_ADVANCED_CONFIG_FILE="$R/advanced.config"
+	RABBITMQ_CONF_ENV_FILE="$R/rabbitmq-env.conf"
+	RABBITMQ_ENABLED_PLUGINS_FILE="$R/enabled_plugins"
+	RABBITMQ_PID_FILE="$R/rabbitmq.pid"
+)
+env "${RMQ_ENV[@]}" epmd -port "$EPORT" -address 127.0.0.1 >/dev/null 2>&1 &
+EPMD_PID=$!
+(cd "$R" && exec env "${RMQ_ENV[@]}" "$RMQ_SERVER") >"$R/out.log" 2>&1 &
+RMQ_SH=$!
+for _ in $(seq 1 1200); do
+	[ -z "$RMQ_PID" ] && RMQ_PID=$(pgrep -P "$RMQ_SH" -x beam.smp || true)
+	amqp_ready "$RPORT" && break
+	kill -0 "$RMQ_SH" 2>/dev/null || { cat "$R/out.log" >&2; exit 1; }
+	sleep 0.1
+done
+amqp_ready "$RPORT" || { say "rabbitmq did not start"; cat "$R/out.log" >&2; exit 1; }
+[ -n "$RMQ_PID" ] || RMQ_PID=$(pgrep -P "$RMQ_SH" -x beam.smp)
+RURL="amqp://guest:guest@127.0.0.1:$RPORT/"
+say "warren pid $WARREN_PID at $WADDR; rabbitmq beam.smp pid $RMQ_PID at 127.0.0.1:$RPORT"
+
+declare -A FDS0=([warren]=$(fds "$WARREN_PID") [rabbitmq]=$(fds "$RMQ_PID"))
+
+url_of() { if [ "$1" = warren ]; then echo "$WURL"; else echo "$RURL"; fi; }
+pid_of() { if [ "$1" = warren ]; then echo "$WARREN_PID"; else echo "$RMQ_PID"; fi; }
+
+# --- measurements ------------------------------------------------------------
+declare -A RECV DURS CPU P50 P99 CLIENT
+# perf_run SCENARIO BROKER ARGS...: one run; accumulates into the arrays.
+# warren perf reads the broker's CPU time (/proc/PID/stat) at the start and
+# the end of its measured window (--broker-pid), and its own (getrusage).
+perf_run() {
+	local sc=$1 b=$2
+	shift 2
+	local log
+	log=$WORK/$sc-$b.log
+	settle "$b"
+	say "$sc $b: warren perf $*"
+	"$W" perf -h "$(url_of "$b")" --broker-pid "$(pid_of "$b")" -d "$sc-$b" -z "$DUR" \
+		--json "$WORK/$sc-$b.json" "$@" >"$log" 2>&1 || { cat "$log" >&2; exit 1; }
+	local recv dur bcpu ccpu lat
+	# id: X, sent N, confirmed N, returned N, received N messages in D s
+	read -r recv dur < <(sed -n 's/.*, received \([0-9]*\) messages in \([0-9.]*\) s$/\1 \2/p' "$log")
+	# id: X, broker CPU S s, U µs per message, VmRSS K KiB
+	bcpu=$(sed -n 's/.*, broker CPU \([0-9.]*\) s,.*/\1/p' "$log")
+	# id: X, client CPU S s, U µs per message
+	ccpu=$(sed -n 's/.*, client CPU \([0-9.]*\) s,.*/\1/p' "$log")
+	RECV[$sc-$b]=$((${RECV[$sc-$b]:-0} + recv))
+	DURS[$sc-$b]=$(awk -v a="${DURS[$sc-$b]:-0}" -v b="$dur" 'BEGIN { print a + b }')
+	CPU[$sc-$b]=$(awk -v a="${CPU[$sc-$b]:-0}" -v b="$bcpu" 'BEGIN { print a + b }')
+	CLIENT[$sc-$b]=$(awk -v a="${CLIENT[$sc-$b]:-0}" -v b="$ccpu" 'BEGIN { print a + b }')
+	# consumer latency min/median/75th/95th/99th: a/b/c/d/e µs
+	lat=$(sed -n 's/.*consumer latency min\/median\/75th\/95th\/99th: \([0-9.\/]*\) µs.*/\1/p' "$log")
+	P50[$sc-$b]=$(echo "$lat" | cut -d/ -f2)
+	P99[$sc-$b]=$(echo "$lat" | cut -d/ -f5)
+	tail -5 "$log" | sed 's/^/    /' >&2
+	sleep 3 # let the broker settle (auto-delete queues go away)
+}
+
+scenario_args() {
+	case $1 in
+	a) echo "-x 1 -y 1 -u bench-a -s 16 -a" ;;
+	b) echo "-x 1 -y 4 -t fanout -e bench-b -s 256 -a" ;;
+	c) echo "-x 10 -y 10 --queue-pattern bench-c-%d --queue-pattern-from 1 --queue-pattern-to 10 -s 256 -q 100" ;;
+	d) echo "-x 1 -y 1 -u bench-d -s 16 -r 2000 -q 100" ;;
+	esac
+}
+
+# settle BROKER: wait (up to 3 min) until the broker has closed what the
+# last test opened: its open file count is back near the one it started with.
+settle() {
+	local pid n
+	pid=$(pid_of "$1")
+	for _ in $(seq 1 360); do
+		n=$(fds "$pid")
+		[ "$n" -le $((${FDS0[$1]} + 20)) ] && return
+		sleep 0.5
+	done
+	say "$1 still has $n open files (started with ${FDS0[$1]})"
+}
+
+# idle_rss MODE BROKER: broker VmRSS (KiB) before and while perf holds
+# $IDLE idle connections or queues.
+declare -A RSS0 RSS1 OPEN_S
+idle_rss() {
+	local mode=$1 b=$2 pid url log
+	log=$WORK/e-$mode-$b.log
+	pid=$(pid_of "$b")
+	url=$(url_of "$b")
+	settle "$b"
+	sleep 2
+	RSS0[$mode-$b]=$(rss_kb "$pid")
+	say "e $b: warren perf --idle-$mode $IDLE --connection-rate $CONN_RATE"
+	"$W" perf -h "$url" -d "e-$mode-$b" "--idle-$mode" "$IDLE" --connection-rate "$CONN_RATE" -z 3600 >"$log" 2>&1 &
+	local ppid=$!
+	until grep -q '^idle: ready' "$log"; do
+		kill -0 "$ppid" 2>/dev/null || { cat "$log" >&2; exit 1; }
+		sleep 0.5
+	done
+	OPEN_S[$mode-$b]=$(sed -n 's/^idle: ready, .* in \([0-9.]*\) s$/\1/p' "$log")
+	sleep 5 # settle
+	RSS1[$mode-$b]=$(rss_kb "$pid")
+	kill -INT "$ppid"
+	wait "$ppid" || true
+	say "  $mode: rss ${RSS0[$mode-$b]} -> ${RSS1[$mode-$b]} KiB"
+	settle "$b"
+}
+
+# --- run ---------------------------------------------------------------------
+START=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+order=(warren rabbitmq)
+for sc in $SCENARIOS; do
+	[ "$sc" = e ] || continue
+	# Queues first: they leave less behind in the broker's heap than
+	# 10,000 connections do, so the second baseline is cleaner.
+	for b in "${order[@]}"; do idle_rss queues "$b"; done
+	for b in "${order[@]}"; do idle_rss connections "$b"; done
+done
+for round in $(seq 1 "$ROUNDS"); do
+	for sc in $SCENARIOS; do
+		[ "$sc" = e ] && continue
+		# shellcheck disable=SC2046
+		for b in "${order[@]}"; do perf_run "$sc" "$b" $(scenario_args "$sc"); done
+	done
+	order=("${order[1]}" "${order[0]}") # A/B, then B/A
+done
+
+# --- table -------------------------------------------------------------------
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
+rate() { awk -v n="${RECV[$1]:-0}" -v d="${DURS[$1]:-0}" 'BEGIN { if (d > 0) printf "%d", n / d; else print 0 }'; }
+cpu_us() { awk -v t="${CPU[$1]:-0}" -v n="${RECV[$1]:-0}" 'BEGIN { if (n > 0) printf "%.2f", t * 1e6 / n; else print "-" }'; }
+client_us() { awk -v t="${CLIENT[$1]:-0}" -v n="${RECV[$1]:-0}" 'BEGIN { if (n > 0) printf "%.2f", t * 1e6 / n; else print "-" }'; }
+
+echo
+echo "Warren vs RabbitMQ 3.10.8, $(nproc) cores, $START, ${DUR}s per scenario and broker, $ROUNDS round(s)"
+echo
+echo "| scenario | Warren msg/s | RabbitMQ msg/s | W/R msg/s | Warren CPU µs/msg | RabbitMQ CPU µs/msg | W/R CPU/msg | client CPU µs/msg W / R |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+desc() {
+	case $1 in
+	a) echo "a: 1→1, 16 B, autoack" ;;
+	b) echo "b: fanout 1→4, 256 B, autoack" ;;
+	c) echo "c: 10→10, 10 queues, 256 B, acks, prefetch 100" ;;
+	d) echo "d: 1→1 at 2,000 msg/s, 16 B, acks" ;;
+	esac
+}
+for sc in $SCENARIOS; do
+	[ "$sc" = e ] && continue
+	wr=$(rate "$sc-warren") rr=$(rate "$sc-rabbitmq")
+	wc=$(cpu_us "$sc-warren") rc=$(cpu_us "$sc-rabbitmq")
+	echo "| $(desc "$sc") | $wr | $rr | $(ratio "$wr" "$rr") | $wc | $rc | $(ratio "$wc" "$rc") | $(client_us "$sc-warren") / $(client_us "$sc-rabbitmq") |"
+done
+case " $SCENARIOS " in *" d "*)
+	echo
+	echo "| latency at 2,000 msg/s (d) | Warren | RabbitMQ | W/R |"
+	echo "|---|---:|---:|---:|"
+	echo "| p50 µs | ${P50[d-warren]} | ${P50[d-rabbitmq]} | $(ratio "${P50[d-warren]}" "${P50[d-rabbitmq]}") |"
+	echo "| p99 µs | ${P99[d-warren]} | ${P99[d-rabbitmq]} | $(ratio "${P99[d-warren]}" "${P99[d-rabbitmq]}") |"
+	;;
+esac
+case " $SCENARIOS " in *" e "*)
+	echo
+	echo "| memory (e), VmRSS | Warren | RabbitMQ | W/R |"
+	echo "|---|---:|---:|---:|"
+	for mode in connections queues; do
+		w0=${RSS0[$mode-warren]} w1=${RSS1[$mode-warren]} r0=${RSS0[$mode-rabbitmq]} r1=${RSS1[$mode-rabbitmq]}
+		echo "| before $IDLE $mode, MiB | $((w0 / 1024)) | $((r0 / 1024)) | $(ratio "$w0" "$r0") |"
+		echo "| with $IDLE idle $mode, MiB | $((w1 / 1024)) | $((r1 / 1024)) | $(ratio "$w1" "$r1") |"
+		wk=$(awk -v a="$w0" -v b="$w1" -v n="$IDLE" 'BEGIN { printf "%.1f", (b - a) / n }')
+		rk=$(awk -v a="$r0" -v b="$r1" -v n="$IDLE" 'BEGIN { printf "%.1f", (b - a) / n }')
+		echo "| KiB per idle ${mode%s} | $wk | $rk | $(ratio "$wk" "$rk") |"
+	done
+	echo "| time to open $IDLE connections, s | ${OPEN_S[connections-warren]} | ${OPEN_S[connections-rabbitmq]} | |"
+	;;
+esac
