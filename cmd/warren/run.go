@@ -7,13 +7,17 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sync/atomic"
+	"time"
 
 	"github.com/warrenmq/warren/internal/amqpserver"
 	"github.com/warrenmq/warren/internal/auth"
 	"github.com/warrenmq/warren/internal/broker"
 	"github.com/warrenmq/warren/internal/config"
 	"github.com/warrenmq/warren/internal/definitions"
+	"github.com/warrenmq/warren/internal/resource"
 	"github.com/warrenmq/warren/internal/store/metalog"
+	"github.com/warrenmq/warren/internal/store/segment"
 )
 
 // runServer runs the broker node described by cfg until ctx is cancelled
@@ -38,7 +42,29 @@ func runServer(ctx context.Context, cfg *config.Config, log *slog.Logger) error 
 		return fmt.Errorf("open metadata: %w", err)
 	}
 	defer meta.Close()
-	bcfg := broker.Config{Log: log, Meta: meta}
+	// The message store confirms through the AMQP server, which needs the
+	// broker, which needs the store: break the cycle with a pointer set below.
+	var amqpSrv atomic.Pointer[amqpserver.Server]
+	opened := time.Now()
+	st, rec, err := segment.Open(filepath.Join(cfg.DataDir, "msgs"), segment.Options{
+		Log: log,
+		OnSync: func(lsn uint64) {
+			if s := amqpSrv.Load(); s != nil {
+				s.Synced(lsn)
+			}
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("open message store: %w", err)
+	}
+	defer st.Close()
+	recovered := 0
+	for _, es := range rec.Queues {
+		recovered += len(es)
+	}
+	log.Info("message store open", "messages", recovered, "queues", len(rec.Queues), "checkpoint", rec.Checkpoint,
+		"replayed_bytes", rec.Replayed, "truncated_bytes", rec.Truncated, "took", time.Since(opened).Round(time.Millisecond))
+	bcfg := broker.Config{Log: log, Meta: meta, Store: st, Recovered: rec.Queues}
 	if cfg.LoadDefinitions == "" {
 		// As RabbitMQ: the default vhost and user are seeded on first
 		// start, unless definitions are configured to be loaded.
@@ -78,6 +104,9 @@ func runServer(ctx context.Context, cfg *config.Config, log *slog.Logger) error 
 		Version:          Version(),
 		ClusterName:      cfg.NodeName,
 	})
+	amqpSrv.Store(srv)
+	mon := resource.New(cfg.DataDir, resource.Defaults, log, func(s resource.Status) { srv.SetAlarm(s.Reason()) })
+	go mon.Run(ctx)
 	errc := make(chan error, 4)
 	m := newMgmt(ctx, cfg, log, b, srv) // management API, UI and metrics (mgmt.go)
 	for _, l := range cfg.Listeners() {

@@ -682,7 +682,7 @@ func (ch *channel) completePublish() error {
 	}
 	res := ch.route(x, m, ch.pub.Mandatory)
 	if ch.confirm {
-		ch.cf.add(res.LSN, false)
+		ch.cf.add(res.LSN, res.Refused)
 		if !ch.dirty {
 			ch.dirty = true
 			ch.c.dirty = append(ch.c.dirty, ch)

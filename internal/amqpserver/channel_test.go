@@ -118,15 +118,22 @@ func TestChannelSoftAndHardErrors(t *testing.T) {
 func TestChannelUnexpectedMethods(t *testing.T) {
 	t.Parallel()
 	p := node(t)
-	t.Run("server method", func(t *testing.T) {
-		raw := rawDial(t, p.Addr)
-		raw.open(nil)
-		raw.send(1, &wire.ChannelOpen{})
-		expect[*wire.ChannelOpenOk](raw)
-		raw.send(1, &wire.BasicDeliver{ConsumerTag: "x", DeliveryTag: 1})
-		m := expect[*wire.ConnectionClose](raw)
-		equal(t, "reply code", m.ReplyCode, 503)
-	})
+	for _, tc := range []struct {
+		name string
+		m    wire.Method
+	}{
+		{"server method", &wire.BasicDeliver{ConsumerTag: "x", DeliveryTag: 1}},
+		{"connection method on a channel", &wire.ConnectionOpen{VirtualHost: "/"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			raw := rawDial(t, p.Addr)
+			raw.open(nil)
+			raw.send(1, &wire.ChannelOpen{})
+			expect[*wire.ChannelOpenOk](raw)
+			raw.send(1, tc.m)
+			raw.wantClose(503, "COMMAND_INVALID - unimplemented method")
+		})
+	}
 	t.Run("after channel.close", func(t *testing.T) {
 		raw := rawDial(t, p.Addr)
 		raw.open(nil)

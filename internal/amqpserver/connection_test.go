@@ -243,7 +243,7 @@ func TestConnectionFrameTooLarge(t *testing.T) {
 	raw.publish(1, "", "q", make([]byte, 5000), 5000)
 	m := expect[*wire.ConnectionClose](raw)
 	equal(t, "reply code", m.ReplyCode, 501)
-	if !strings.HasPrefix(m.ReplyText, "FRAME_ERROR - ") {
+	if !strings.HasPrefix(m.ReplyText, "FRAME_ERROR - ") || !strings.HasSuffix(m.ReplyText, "{frame_too_large,5000,4088}") {
 		t.Fatalf("reply text %q", m.ReplyText)
 	}
 	raw.wantEOF(waitTimeout)
@@ -339,6 +339,11 @@ func TestConnectionBlocked(t *testing.T) {
 		t.Fatalf("blocked before publishing: %+v", b)
 	default:
 	}
+	// As in RabbitMQ, the connection blocks after the content frame of a
+	// publish: a message without a body has gone through, one with a body
+	// waits for the rest of it to be read.
+	ds := consumer.consume("blocked", "", true)
+	pub.publish("", "blocked", amqp.Publishing{})
 	pub.publish("", "blocked", amqp.Publishing{Body: []byte("m1")})
 	pub.publish("", "blocked", amqp.Publishing{Body: []byte("m2")})
 	select {
@@ -347,7 +352,7 @@ func TestConnectionBlocked(t *testing.T) {
 	case <-time.After(waitTimeout):
 		t.Fatal("no connection.blocked")
 	}
-	ds := consumer.consume("blocked", "", true)
+	equal(t, "empty message", len(recv(t, ds).Body), 0)
 	noDelivery(t, ds)
 	wantCounts(t, p, "blocked", 0, 0, 1)
 

@@ -10,6 +10,9 @@ import (
 	"math"
 	"sort"
 	"sync"
+	"sync/atomic"
+
+	"github.com/warrenmq/warren/internal/store"
 )
 
 // MetaLog is where durable metadata commands are kept. Append must not
@@ -24,6 +27,14 @@ type MetaLog interface {
 type Config struct {
 	Log  *slog.Logger
 	Meta MetaLog // nil: nothing is persisted
+	// Store keeps persistent messages of durable queues and pages bodies
+	// out of memory; Recovered is what it found at open, per queue.
+	Store     MessageStore
+	Recovered map[string][]store.Entry
+	// QueueMemory and TotalMemory bound the message bodies kept in memory
+	// by ready messages, per queue and in all; 0 takes the defaults.
+	QueueMemory int64
+	TotalMemory int64
 	// DefaultVhost and DefaultUser (with full permissions on it) are
 	// created on first start only: when there is no vhost, no user and no
 	// permission, as RabbitMQ does. Deleted, they are not re-created.
@@ -41,6 +52,11 @@ type Broker struct {
 	vhosts  map[string]*Vhost
 
 	acc access // users, permissions, parameters, policies (access.go)
+
+	store       MessageStore // nil: messages live in memory only
+	memBytes    atomic.Int64 // bodies of ready messages held in memory, all queues
+	queueMemory int64
+	totalMemory int64
 }
 
 // New makes a broker and replays the durable metadata, if any.
@@ -48,13 +64,26 @@ func New(cfg Config) (*Broker, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	b := &Broker{log: cfg.Log, vhosts: map[string]*Vhost{}}
+	b := &Broker{log: cfg.Log, vhosts: map[string]*Vhost{},
+		queueMemory: cfg.QueueMemory, totalMemory: cfg.TotalMemory}
+	if b.queueMemory <= 0 {
+		b.queueMemory = DefaultQueueMemory
+	}
+	if b.totalMemory <= 0 {
+		b.totalMemory = DefaultTotalMemory
+	}
 	b.acc.init()
 	if cfg.Meta != nil {
+		// Replay without the message store: a replayed queue deletion must
+		// not delete the messages of a later queue of the same name.
 		if err := b.recover(cfg.Meta); err != nil {
 			return nil, err
 		}
 		b.meta = cfg.Meta
+	}
+	if cfg.Store != nil {
+		b.store = cfg.Store
+		b.restoreQueues(cfg.Recovered)
 	}
 	if b.pristine() {
 		cmds := defaultCommands(cfg.DefaultVhost, cfg.DefaultUser)
@@ -152,8 +181,15 @@ func bindCommand(op Op, vhost string, bd *Binding) *Command {
 // Synced is the highest store position known durable: publishes whose
 // PublishResult.LSN is at or below it may be confirmed.
 func (b *Broker) Synced() uint64 {
-	return math.MaxUint64 // no message store yet: nothing waits for the disk
+	if b.store == nil {
+		return math.MaxUint64 // nothing waits for the disk
+	}
+	return b.store.Synced()
 }
+
+// MemoryBytes is the size of the message bodies held in memory by ready
+// messages, across all queues.
+func (b *Broker) MemoryBytes() int64 { return b.memBytes.Load() }
 
 // Vhost returns the named virtual host or nil.
 func (b *Broker) Vhost(name string) *Vhost {

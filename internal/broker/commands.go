@@ -409,6 +409,7 @@ func (v *Vhost) checkDeclareQueue(c *Command) (Result, func() Result, error) {
 		if c.Exclusive {
 			nq.Owner = c.Owner
 		}
+		nq.attachStore(v.broker)
 		v.mu.Lock()
 		v.queues[c.Name] = nq
 		v.mu.Unlock()

@@ -1,6 +1,9 @@
 package broker
 
-import "github.com/warrenmq/warren/internal/amqp"
+import (
+	"github.com/warrenmq/warren/internal/amqp"
+	"github.com/warrenmq/warren/internal/store"
+)
 
 // Message is one published message. It is immutable once published and
 // shared by every queue it was routed to (stored once, not copied per queue).
@@ -20,9 +23,13 @@ func (m *Message) Size() int { return len(m.Body) }
 
 // entry is a message's place in one queue.
 type entry struct {
-	msg         *Message
-	seq         uint64 // enqueue order, so requeued messages return to their place
+	msg         *Message  // nil while the body is paged out to the store
+	seq         uint64    // enqueue order, so requeued messages return to their place
+	ref         store.Ref // where the body is stored (durable or paged)
+	size        uint32    // body size
 	redelivered bool
+	durable     bool // the store holds a durable enqueue record for it
+	hold        bool // ref is a transient paging copy to release when done
 }
 
 // Headers decodes the message's headers table; never nil, so callers can

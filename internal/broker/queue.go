@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 
 	"github.com/warrenmq/warren/internal/amqp"
+	"github.com/warrenmq/warren/internal/store"
 )
 
 // Queue is a classic FIFO queue. Its contents and consumers are guarded by
@@ -29,6 +30,10 @@ type Queue struct {
 	hadConsumer   bool
 	exclusiveUsed bool
 	deleted       bool
+	memBytes      int64 // bodies of ready messages held in memory
+
+	key   string       // name in the message store
+	store MessageStore // nil: in memory only
 
 	bindings []*Binding // guarded by Vhost.mu
 
@@ -57,34 +62,42 @@ func (q *Queue) ReadyBytes() int {
 	return q.readyBytes
 }
 
-// enqueue appends m and dispatches. It reports false if the queue is gone.
-func (q *Queue) enqueue(m *Message) bool {
+// enqueue appends m and dispatches. ref is where m's body is durably
+// stored (zero if it is not): a durable queue then records its own
+// reference, and lsn says what must be synced before confirming. ok is
+// false if the queue is gone.
+func (q *Queue) enqueue(m *Message, ref store.Ref) (lsn uint64, ok bool, err error) {
 	q.mu.Lock()
+	defer q.mu.Unlock()
 	if q.deleted {
-		q.mu.Unlock()
-		return false
+		return 0, false, nil
 	}
 	q.nextSeq++
-	e := entry{msg: m, seq: q.nextSeq}
-	q.Stats.Published.Add(1)
-	if q.ready.Len() == 0 && len(q.consumers) > 0 && q.deliverOne(e) {
-		q.mu.Unlock()
-		return true
+	e := entry{msg: m, seq: q.nextSeq, size: uint32(len(m.Body))}
+	if !ref.IsZero() && q.storing() && m.Persistent {
+		lsn, err = q.store.Enqueue(q.key, e.seq, ref, true)
+		if err != nil {
+			q.nextSeq--
+			return 0, false, err
+		}
+		e.ref, e.durable = ref, true
 	}
-	q.ready.PushBack(e)
-	q.readyBytes += m.Size()
+	q.Stats.Published.Add(1)
+	if q.ready.Len() == 0 && len(q.consumers) > 0 && q.deliverOne(&e) {
+		return lsn, true, nil
+	}
+	q.pushReadyLocked(e)
 	q.dispatchLocked()
-	q.mu.Unlock()
-	return true
+	return lsn, true, nil
 }
 
 // deliverOne offers e to the consumers round-robin. q.mu held.
-func (q *Queue) deliverOne(e entry) bool {
+func (q *Queue) deliverOne(e *entry) bool {
 	n := len(q.consumers)
 	for i := 0; i < n; i++ {
 		idx := (q.rr + i) % n
 		c := q.consumers[idx]
-		if c.s.tryDeliver(c, q, e) {
+		if c.s.tryDeliver(c, q, *e) {
 			q.rr = (idx + 1) % n
 			q.Stats.Delivered.Add(1)
 			if e.redelivered {
@@ -92,6 +105,11 @@ func (q *Queue) deliverOne(e entry) bool {
 			}
 			if c.NoAck {
 				q.Stats.Acked.Add(1)
+				if q.store != nil {
+					q.forgetLocked(e)
+				}
+			} else if q.store != nil {
+				q.deliveredLocked(e)
 			}
 			return true
 		}
@@ -99,16 +117,31 @@ func (q *Queue) deliverOne(e entry) bool {
 	return false
 }
 
-// dispatchLocked hands ready messages to consumers while any has credit.
+// dispatchLocked hands ready messages to consumers while any has credit,
+// reading paged-out bodies back as they reach the head.
 func (q *Queue) dispatchLocked() {
 	for q.ready.Len() > 0 && len(q.consumers) > 0 {
-		e := q.ready.Front()
-		if !q.deliverOne(e) {
+		p := q.ready.Ptr(0)
+		if p.msg == nil && !q.loadLocked(p) {
+			q.popReadyLocked()
+			continue
+		}
+		if !q.deliverOne(p) {
 			return
 		}
-		q.ready.PopFront()
-		q.readyBytes -= e.msg.Size()
+		q.popReadyLocked()
 	}
+}
+
+// popReadyLocked removes the head of the ready list, whose body (if any)
+// leaves the queue's memory account.
+func (q *Queue) popReadyLocked() entry {
+	e := q.ready.PopFront()
+	q.readyBytes -= int(e.size)
+	if e.msg != nil {
+		q.memAdd(-int64(e.size))
+	}
+	return e
 }
 
 func (q *Queue) kick() {
@@ -123,17 +156,28 @@ func (q *Queue) kick() {
 func (q *Queue) Get(s *Session, noAck bool) (Delivery, bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if q.ready.Len() == 0 || q.deleted {
-		return Delivery{}, false
+	for q.ready.Len() > 0 && !q.deleted {
+		p := q.ready.Ptr(0)
+		if p.msg == nil && !q.loadLocked(p) {
+			q.popReadyLocked()
+			continue
+		}
+		e := q.popReadyLocked()
+		tag := s.trackGet(q, e, noAck)
+		q.Stats.Delivered.Add(1)
+		if noAck {
+			q.Stats.Acked.Add(1)
+		}
+		if q.store != nil {
+			if noAck {
+				q.forgetLocked(&e)
+			} else {
+				q.deliveredLocked(&e)
+			}
+		}
+		return Delivery{DeliveryTag: tag, Redelivered: e.redelivered, Msg: e.msg, MessageCount: q.ready.Len()}, true
 	}
-	e := q.ready.PopFront()
-	q.readyBytes -= e.msg.Size()
-	tag := s.trackGet(q, e, noAck)
-	q.Stats.Delivered.Add(1)
-	if noAck {
-		q.Stats.Acked.Add(1)
-	}
-	return Delivery{DeliveryTag: tag, Redelivered: e.redelivered, Msg: e.msg, MessageCount: q.ready.Len()}, true
+	return Delivery{}, false
 }
 
 // settle removes acknowledged (or dropped) deliveries.
@@ -141,6 +185,11 @@ func (q *Queue) settle(us []unackedEntry) {
 	q.mu.Lock()
 	if !q.deleted {
 		q.unacked -= len(us)
+	}
+	if q.store != nil {
+		for i := range us {
+			q.forgetLocked(&us[i].e)
+		}
 	}
 	q.Stats.Acked.Add(uint64(len(us)))
 	q.mu.Unlock()
@@ -152,6 +201,11 @@ func (q *Queue) requeue(us []unackedEntry) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.deleted {
+		if q.store != nil {
+			for i := range us {
+				q.forgetLocked(&us[i].e) // releases paging holds
+			}
+		}
 		return
 	}
 	q.unacked -= len(us)
@@ -173,7 +227,8 @@ func (q *Queue) requeue(us []unackedEntry) {
 			pos := sort.Search(n, func(k int) bool { return q.ready.At(k).seq > e.seq })
 			q.ready.Insert(pos, e)
 		}
-		q.readyBytes += e.msg.Size()
+		q.readyBytes += int(e.size)
+		q.memAdd(int64(e.size))
 	}
 	q.dispatchLocked()
 }
@@ -230,9 +285,20 @@ func (q *Queue) purge() int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	n := q.ready.Len()
+	q.dropReadyLocked()
+	return n
+}
+
+// dropReadyLocked empties the ready list, store records included.
+func (q *Queue) dropReadyLocked() {
+	if q.store != nil {
+		for i := 0; i < q.ready.Len(); i++ {
+			q.forgetLocked(q.ready.Ptr(i))
+		}
+	}
+	q.memAdd(-q.memBytes)
 	q.ready.Clear()
 	q.readyBytes = 0
-	return n
 }
 
 // markDeleted ends the queue: consumers are cancelled (with
@@ -243,14 +309,16 @@ func (q *Queue) markDeleted() int {
 	if q.deleted {
 		return 0
 	}
-	q.deleted = true
 	n := q.ready.Len()
 	for _, c := range q.consumers {
 		c.s.consumerGone(c)
 	}
 	q.consumers = nil
-	q.ready.Clear()
-	q.readyBytes = 0
+	if q.storing() {
+		q.store.DeleteQueue(q.key)
+	}
+	q.deleted = true // after DeleteQueue: forgetLocked now only releases holds
+	q.dropReadyLocked()
 	return n
 }
 

@@ -4,6 +4,7 @@ import (
 	"sync"
 
 	"github.com/warrenmq/warren/internal/amqp"
+	"github.com/warrenmq/warren/internal/store"
 )
 
 // Vhost is a virtual host: a namespace of exchanges and queues.
@@ -70,8 +71,9 @@ func (v *Vhost) Exchanges() []*Exchange {
 
 // PublishResult says where a message went.
 type PublishResult struct {
-	Routed int    // queues the message was enqueued on
-	LSN    uint64 // the store position that must be synced before confirming; 0 = none
+	Routed  int    // queues the message was enqueued on
+	LSN     uint64 // the store position that must be synced before confirming; 0 = none
+	Refused bool   // the store could not take it: nack the publisher
 }
 
 // Scratch holds a publisher's reusable routing buffers, so that routing
@@ -97,18 +99,45 @@ func (v *Vhost) Publish(x *Exchange, m *Message, sc *Scratch) (PublishResult, er
 	}
 	v.mu.RUnlock()
 	x.Stats.PublishIn.Add(1)
-	routed := 0
+	var res PublishResult
+	var ref store.Ref
+	if m.Persistent && v.broker.store != nil && anyDurable(qs) {
+		// Written once, however many durable queues it goes to.
+		var err error
+		ref, res.LSN, err = v.broker.store.WriteMessage(toStore(m), true)
+		if err != nil {
+			clear(qs)
+			sc.queues = qs[:0]
+			v.broker.log.Error("cannot store a persistent message; refusing it", "err", err)
+			return PublishResult{Refused: true}, err
+		}
+	}
 	for i, q := range qs {
-		if q.enqueue(m) {
-			routed++
+		lsn, ok, err := q.enqueue(m, ref)
+		if err != nil {
+			v.broker.log.Error("cannot store a message in a queue; refusing it", "queue", q.Name, "err", err)
+			res.Refused = true
+		}
+		if ok {
+			res.Routed++
+			res.LSN = max(res.LSN, lsn)
 		}
 		qs[i] = nil
 	}
-	if routed > 0 {
+	if res.Routed > 0 {
 		x.Stats.PublishOut.Add(1)
 	}
 	sc.queues = qs[:0]
-	return PublishResult{Routed: routed}, nil
+	return res, nil
+}
+
+func anyDurable(qs []*Queue) bool {
+	for _, q := range qs {
+		if q.Durable {
+			return true
+		}
+	}
+	return false
 }
 
 // routeLocked follows bindings, including exchange-to-exchange ones, and

@@ -260,11 +260,20 @@ func (c *cmd) printObjects(objs []*object, cols []column, keep func(*object) boo
 func addVhost(c *cmd) error {
 	name := c.args[0]
 	c.info("Adding vhost %s ...", q(name))
+	// rabbitmqctl leaves an existing vhost as it is (metadata too), where
+	// PUT /api/vhosts/{name} would overwrite its description and tags.
+	_, err := c.cli.do(c.ctx, http.MethodGet, apiPath("vhosts", name), nil, nil)
+	if err == nil {
+		return nil
+	}
+	if !isStatus(err, http.StatusNotFound) {
+		return err
+	}
 	b := apitypes.VhostBody{Description: c.flags.description, DefaultQueueType: c.flags.dqt}
 	if c.flags.tags != "" {
 		b.Tags = apitypes.ParseTags(c.flags.tags)
 	}
-	_, err := c.cli.do(c.ctx, http.MethodPut, apiPath("vhosts", name), nil, b)
+	_, err = c.cli.do(c.ctx, http.MethodPut, apiPath("vhosts", name), nil, b)
 	return err
 }
 

@@ -126,6 +126,7 @@ func (r *runner) run(ctx context.Context) (*Report, error) {
 		ID: cfg.ID, CommandLine: strings.Join(append([]string{"warren", "perf"}, cfg.CommandLine...), " "),
 		StartTime: start, IntervalS: cfg.Interval,
 		Producers: cfg.Producers, Consumers: cfg.Consumers, Size: cfg.Size,
+		Samples: []Sample{},
 	}
 	pr := &printer{out: r.out, id: cfg.ID, send: cfg.Producers > 0, recv: cfg.Consumers > 0,
 		confirms: cfg.Confirm >= 0, returns: cfg.Mandatory()}

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/warrenmq/warren/internal/auth"
 	"github.com/warrenmq/warren/internal/broker"
 	"github.com/warrenmq/warren/internal/store/metalog"
+	"github.com/warrenmq/warren/internal/store/segment"
 )
 
 // InProc is a broker and AMQP listener running inside the test process on
@@ -33,6 +35,10 @@ type InProcConfig struct {
 	MaxMessageSize   int
 	HandshakeTimeout time.Duration
 	Dir              string // data dir; a fresh temp dir when empty
+	// QueueMemory and TotalMemory bound message bodies kept in memory
+	// (broker.Config); 0 takes the defaults.
+	QueueMemory int64
+	TotalMemory int64
 
 	// LoopbackUsers may connect only from loopback: nil means ["guest"],
 	// as RabbitMQ; an empty slice means nobody.
@@ -58,8 +64,18 @@ func StartInProc(t testing.TB, cfg InProcConfig) *InProc {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var srvp atomic.Pointer[amqpserver.Server]
+	st, rec, err := segment.Open(filepath.Join(dir, "msgs"), segment.Options{Log: log, OnSync: func(lsn uint64) {
+		if s := srvp.Load(); s != nil {
+			s.Synced(lsn)
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	b, err := broker.New(broker.Config{Log: log, Meta: meta, DefaultVhost: "/",
-		DefaultUser: broker.DefaultUser{Name: "guest", PasswordHash: auth.HashPassword("guest")}})
+		DefaultUser: broker.DefaultUser{Name: "guest", PasswordHash: auth.HashPassword("guest")},
+		Store:       st, Recovered: rec.Queues, QueueMemory: cfg.QueueMemory, TotalMemory: cfg.TotalMemory})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,6 +93,7 @@ func StartInProc(t testing.TB, cfg InProcConfig) *InProc {
 	if err != nil {
 		t.Fatal(err)
 	}
+	srvp.Store(srv)
 	go srv.Serve(ln)
 	p := &InProc{Addr: ln.Addr().String(), Broker: b, Server: srv, Dir: dir}
 	if cfg.TLS != nil {
@@ -89,6 +106,7 @@ func StartInProc(t testing.TB, cfg InProcConfig) *InProc {
 	}
 	t.Cleanup(func() {
 		srv.Close()
+		st.Close()
 		meta.Close()
 	})
 	return p

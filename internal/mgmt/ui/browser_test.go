@@ -1,4 +1,4 @@
-package ui
+package ui_test
 
 // The headless-Chromium harness of the UI tests: starts Debian's
 // /usr/bin/chromium through chromedp with the flags that keep it off the
@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
@@ -297,4 +298,14 @@ func chromedpSleep(d time.Duration) chromedp.Action[chromedp.Void] { return chro
 
 func chromedpEval(expr string) chromedp.Action[chromedp.Void] {
 	return chromedp.Evaluate[chromedp.Void](expr)
+}
+
+// colorScheme emulates prefers-color-scheme ("light" or "dark").
+func (b *browser) colorScheme(scheme string) {
+	b.t.Helper()
+	if _, err := chromedp.Call(b.ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+		Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}},
+	}); err != nil {
+		b.t.Fatalf("emulate %s: %v", scheme, err)
+	}
 }

@@ -1,4 +1,4 @@
-package ui
+package ui_test
 
 // TEST FIXTURE: a fake management API. It answers the endpoints the UI
 // calls with canned, RabbitMQ-shaped JSON (the field names of RabbitMQ
@@ -12,6 +12,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"github.com/warrenmq/warren/internal/mgmt/ui"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -65,7 +66,6 @@ type fakeAPI struct {
 	policies    map[[2]string]map[string]any
 	vhostLimits map[string]map[string]any
 	published   int
-	slowQueues  time.Duration
 }
 
 func newFakeAPI() *fakeAPI {
@@ -114,20 +114,10 @@ func (f *fakeAPI) addQueue(vhost, name string, durable bool, args map[string]any
 	return q
 }
 
-// addManyQueues adds n queues to / for the paging test.
-func (f *fakeAPI) addManyQueues(n int) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for i := 0; i < n; i++ {
-		q := f.addQueue("/", fmt.Sprintf("bulk.%05d", i), true, map[string]any{})
-		q.Msgs = make([]fakeMsg, i%7)
-	}
-}
-
 func (f *fakeAPI) server(t testing.TB) *httptest.Server {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/api/", f.serveAPI)
-	mux.Handle("/", Handler())
+	mux.Handle("/", ui.Handler())
 	ts := httptest.NewServer(mux)
 	t.Cleanup(ts.Close)
 	return ts
@@ -205,9 +195,6 @@ func (f *fakeAPI) serveAPI(w http.ResponseWriter, r *http.Request) {
 	}
 	admin := has(u.Tags, "administrator")
 	monitor := admin || has(u.Tags, "monitoring")
-	if f.slowQueues > 0 && seg[0] == "queues" {
-		time.Sleep(f.slowQueues)
-	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var body map[string]any

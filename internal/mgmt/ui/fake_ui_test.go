@@ -1,4 +1,4 @@
-package ui
+package ui_test
 
 // UI tests against the fake API (fake_test.go): every page is drawn with
 // realistic data, exercised a little, and screenshotted at laptop and phone
@@ -34,7 +34,20 @@ func TestUIPagesWithFakeAPI(t *testing.T) {
 	b.waitJS("overview stats", `document.querySelector('#overview-stats .stat') !== null`, 10*time.Second)
 	b.waitJS("rates chart drawn", `document.querySelector('#overview-rates .chart-line').getAttribute('d').length > 50`, 10*time.Second)
 	b.waitJS("nodes", `document.querySelector('#nodes td') && document.querySelector('#nodes').innerText.includes('warren@fake')`, 10*time.Second)
+	// Hovering the chart shows the values at that time.
+	b.do("hover chart", chromedpEval(`(() => {
+		const o = document.querySelector('#overview-rates .chart-overlay');
+		const r = o.getBoundingClientRect();
+		o.dispatchEvent(new PointerEvent('pointermove', {clientX: r.left + r.width * 0.6, clientY: r.top + r.height / 2, bubbles: true}));
+	})()`))
+	b.waitJS("tooltip", `!document.querySelector('#overview-rates .chart-tip').hidden && document.querySelector('#overview-rates .chart-tip').innerText.includes('Publish')`, 5*time.Second)
 	b.screenshot("fake-overview")
+	// The legend hides a series.
+	b.click("#overview-rates .lg-item[data-series=confirm]")
+	if d := eval[string](b, `document.querySelector('#overview-rates .chart-line[data-series=confirm]').getAttribute('d')`); d != "" {
+		t.Errorf("hidden series still drawn: %q", d)
+	}
+	b.click("#overview-rates .lg-item[data-series=confirm]")
 
 	b.goTo("#/connections", "connections-list")
 	b.waitJS("connections", `document.querySelectorAll('#connections-list tbody tr').length === 3`, 10*time.Second)
@@ -82,6 +95,16 @@ func TestUIPagesWithFakeAPI(t *testing.T) {
 	b.goTo("#/queues/%2F/orders.paid", "queues-detail")
 	b.waitJS("queue stats", `document.querySelector('.stat') !== null`, 10*time.Second)
 	b.screenshot("fake-phone-queue")
+
+	// Dark scheme.
+	b.viewport(1440, 900)
+	b.colorScheme("dark")
+	b.goTo("#/", "overview")
+	b.waitJS("rates chart drawn", `document.querySelector('#overview-rates .chart-line').getAttribute('d').length > 50`, 10*time.Second)
+	b.screenshot("fake-dark-overview")
+	b.goTo("#/queues", "queues-list")
+	b.waitJS("queues", `document.querySelectorAll('#queues-list tbody tr').length === 8`, 10*time.Second)
+	b.screenshot("fake-dark-queues")
 
 	b.checkProblems()
 }

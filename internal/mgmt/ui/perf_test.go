@@ -1,4 +1,4 @@
-package ui
+package ui_test
 
 // The UI half of "fast with 10,000 queues": a real node with 10,000
 // queues, the queues page paged, filtered, sorted and paged through in

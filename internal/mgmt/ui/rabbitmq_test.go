@@ -1,4 +1,4 @@
-package ui
+package ui_test
 
 // The UI against RabbitMQ 3.10.8's own management API (the Debian package
 // that scripts/test-deps.sh installs), through a proxy that serves this UI
@@ -6,6 +6,7 @@ package ui
 // so a page that works here works with any API of RabbitMQ's shape.
 
 import (
+	"github.com/warrenmq/warren/internal/mgmt/ui"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -27,7 +28,7 @@ func TestUIWithRabbitMQ(t *testing.T) {
 	mgmt, _ := url.Parse(r.MgmtURL)
 	mux := http.NewServeMux()
 	mux.Handle("/api/", httputil.NewSingleHostReverseProxy(mgmt))
-	mux.Handle("/", Handler())
+	mux.Handle("/", ui.Handler())
 	ts := httptest.NewServer(mux)
 	t.Cleanup(ts.Close)
 

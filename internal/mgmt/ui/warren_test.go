@@ -1,4 +1,4 @@
-package ui
+package ui_test
 
 // UI tests against a real Warren node (warrentest.Start): the management
 // API and this UI served by the warren binary, driven in headless Chromium
@@ -16,6 +16,10 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 	"github.com/warrenmq/warren/internal/warrentest"
 )
+
+var amqpDial = amqp.Dial
+
+type amqpError = amqp.Error
 
 // startLoad publishes to and consumes from queue q until the test ends (or
 // stop is called), so the overview's rates move.
@@ -92,6 +96,10 @@ func TestUIWithWarren(t *testing.T) {
 
 	b := newBrowser(t, base, 1440, 900)
 	b.do("open", chromedpNavigate(base+"/"))
+	// A wrong password is refused in the form (the fetch omits browser
+	// credentials, so Warren's WWW-Authenticate opens no browser dialog).
+	b.login("guest", "wrong")
+	b.waitJS("login refused", `!document.querySelector('#login-form .form-error').hidden`, 10*time.Second)
 	b.loginOK("guest", "guest")
 	b.setField("#refresh-select", "2000")
 
@@ -100,7 +108,11 @@ func TestUIWithWarren(t *testing.T) {
 	d0 := b.text("#overview-rates") + eval[string](b, `document.querySelector('#overview-rates .chart-line[data-series=publish]').getAttribute('d')`)
 	b.waitJS("publish rate above zero", `parseFloat(document.querySelector('#overview-rates .lg-item[data-series=publish] .lg-value').textContent) > 0`, 40*time.Second)
 	b.waitJS("queue count", `document.querySelector('#overview-stats [data-stat=queues] .stat-value').textContent !== '0'`, 10*time.Second)
-	b.do("let the chart draw a few samples", chromedpSleep(5*time.Second))
+	// Refreshes update the same SVG in place (no flicker): the element
+	// survives while its path changes.
+	b.do("mark the chart", chromedpEval(`window.__svg = document.querySelector('#overview-rates svg'); window.__d = document.querySelector('#overview-rates .chart-line[data-series=publish]').getAttribute('d')`))
+	b.waitJS("chart updated in place", `document.querySelector('#overview-rates svg') === window.__svg && document.querySelector('#overview-rates .chart-line[data-series=publish]').getAttribute('d') !== window.__d`, 15*time.Second)
+	b.do("let the chart draw a few samples", chromedpSleep(4*time.Second))
 	d1 := eval[string](b, `document.querySelector('#overview-rates .chart-line[data-series=publish]').getAttribute('d')`)
 	if d1 == "" || strings.HasSuffix(d0, d1) {
 		t.Errorf("publish line did not move: before %q, after %q", d0, d1)

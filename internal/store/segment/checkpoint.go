@@ -368,6 +368,12 @@ func (s *Store) checkpoint() error {
 	}
 	var bad error
 	_, _ = replaySegments(st, ids, pos, open, func(id uint32, end int64, err error) {
+		if err == nil {
+			if id == lsnSeg(pos) && end < lsnOff(pos) {
+				bad = fmt.Errorf("segment %d ends at %d, before %d", id, end, lsnOff(pos))
+			}
+			return
+		}
 		if id == lsnSeg(pos) && end < lsnOff(pos) || id != lsnSeg(pos) {
 			s.log.Warn("segment: checkpoint: unreadable log", "segment", id, "offset", end, "err", err)
 		}

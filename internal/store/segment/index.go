@@ -34,6 +34,8 @@ type segment struct {
 	bodies    int64 // message records ever written here
 	bodyBytes int64 // and their total size
 
+	prealloc bool // the file was zero-filled to SegmentSize beforehand (trimmed once sealed)
+
 	condemned  bool   // compacted: everything needed was copied out
 	condemnLSN uint64 // ... once this LSN is durable
 }

@@ -58,8 +58,10 @@ func Open(dir string, opt Options) (*Store, *Recovery, error) {
 	s.lock = lock
 	s.syncWG.Add(1)
 	go s.syncLoop()
-	s.maintWG.Add(1)
+	s.maintWG.Add(2)
 	go s.maintLoop()
+	go s.preallocLoop()
+	s.spareCh <- struct{}{}
 	return s, rec, nil
 }
 
@@ -179,6 +181,7 @@ func open(dir string, opt Options) (*Store, *Recovery, error) {
 		last = ids[len(ids)-1]
 	}
 	headBad, lastUnusable := false, false
+	cleanEnd := int64(-1) // where the last segment's records end, if cleanly
 	var lastEnd int64 = -1
 	var ioErr error
 	openSeg := func(id uint32) *os.File {
@@ -191,6 +194,12 @@ func open(dir string, opt Options) (*Store, *Recovery, error) {
 		return f
 	}
 	replayed, _ := replaySegments(st, ids, 0, openSeg, func(id uint32, end int64, err error) {
+		if err == nil {
+			if id == last {
+				cleanEnd = end
+			}
+			return
+		}
 		if !errors.Is(err, errShort) && !errors.Is(err, errCorrupt) && !errors.Is(err, store.ErrVersion) {
 			ioErr = fmt.Errorf("segment: read segment %d: %w", id, err)
 			return
@@ -201,7 +210,7 @@ func open(dir string, opt Options) (*Store, *Recovery, error) {
 			return
 		}
 		if end == 0 {
-			if sizes[id] < segHeaderSize {
+			if errors.Is(err, errShort) {
 				headBad = true // torn while being created: rewrite it
 			} else {
 				log.Error("segment: recovery: damaged segment header; starting a new segment", "segment", id, "err", err)
@@ -246,8 +255,8 @@ func open(dir string, opt Options) (*Store, *Recovery, error) {
 				closeAll()
 				return nil, nil, err
 			}
-		case lastUnusable:
-			lastEnd = sizes[last]
+		case cleanEnd >= 0:
+			lastEnd = cleanEnd // possibly followed by preallocated zeros
 		default:
 			lastEnd = sizes[last]
 		}
@@ -295,6 +304,7 @@ func open(dir string, opt Options) (*Store, *Recovery, error) {
 		tombs:    st.tombs,
 		fwd:      make(map[uint32]*fwdTable),
 		commitCh: make(chan struct{}),
+		spareCh:  make(chan struct{}, 1),
 		wake:     make(chan struct{}, 1),
 		maint:    make(chan struct{}, 1),
 		quit:     make(chan struct{}),

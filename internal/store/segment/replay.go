@@ -342,7 +342,14 @@ func scanSegment(f *os.File, start, limit int64, fn func(off int64, h recHeader,
 			return sc.off, nil
 		}
 		if avail < recHeaderSize {
+			if allZero(sc.buf[sc.r:sc.w]) {
+				return sc.off, nil
+			}
 			return sc.off, errShort
+		}
+		if allZero(sc.buf[sc.r : sc.r+recHeaderSize]) {
+			// the zero-filled rest of a preallocated file: the end
+			return sc.off, nil
 		}
 		h, err := decodeHeader(sc.buf[sc.r:sc.w])
 		if err != nil {
@@ -368,7 +375,18 @@ func scanSegment(f *os.File, start, limit int64, fn func(off int64, h recHeader,
 	}
 }
 
-// readSegHeader checks the header of segment id in f.
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// readSegHeader checks the header of segment id in f. A missing or
+// all-zero header (a file created or preallocated but never written) is
+// errShort.
 func readSegHeader(f *os.File, id uint32) error {
 	var b [segHeaderSize]byte
 	n, err := f.ReadAt(b[:], 0)
@@ -378,17 +396,20 @@ func readSegHeader(f *os.File, id uint32) error {
 		}
 		return err
 	}
+	if allZero(b[:]) {
+		return errShort
+	}
 	return checkSegHeader(b[:], id)
 }
 
 // replaySegments applies the log from st.pos up to limit (an LSN; 0 for
 // everything) to st. ids are the segment files, ascending. open returns the
-// file of a segment (nil if it is gone). onBad is told about every segment
-// where reading stopped early, with the offset of the last intact record's
-// end; it returns whether to keep scanning later segments. It returns how
-// many bytes were replayed and the position reached.
+// file of a segment (nil if it is gone). onEnd is told, for every segment
+// read, where its intact records end and, if reading stopped early, why
+// (nil at a clean end). It returns how many bytes were replayed and the
+// position reached.
 func replaySegments(st *rstate, ids []uint32, limit uint64, open func(uint32) *os.File,
-	onBad func(id uint32, end int64, err error)) (int64, uint64) {
+	onEnd func(id uint32, end int64, err error)) (int64, uint64) {
 	var replayed int64
 	pos := st.pos
 	for _, id := range ids {
@@ -404,7 +425,7 @@ func replaySegments(st *rstate, ids []uint32, limit uint64, open func(uint32) *o
 			start = lsnOff(st.pos)
 		}
 		if err := readSegHeader(f, id); err != nil {
-			onBad(id, 0, err)
+			onEnd(id, 0, err)
 			continue
 		}
 		end := int64(-1)
@@ -417,9 +438,7 @@ func replaySegments(st *rstate, ids []uint32, limit uint64, open func(uint32) *o
 		})
 		replayed += stop - start
 		pos = mkLSN(id, stop)
-		if err != nil {
-			onBad(id, stop, err)
-		}
+		onEnd(id, stop, err)
 	}
 	return replayed, pos
 }

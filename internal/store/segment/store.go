@@ -182,6 +182,11 @@ type Store struct {
 	reclaimHint bool
 	sinceCkp    int64
 
+	spare     *os.File // preallocated (zero-filled, synced) file for the next segment
+	spareSize int64
+	spareCh   chan struct{}
+	trimHint  bool // a sealed preallocated segment may need trimming
+
 	ckpPath string // newest checkpoint written or loaded
 	ckpPos  uint64
 
@@ -189,7 +194,7 @@ type Store struct {
 	maint   chan struct{}
 	quit    chan struct{}
 	syncWG  sync.WaitGroup
-	maintWG sync.WaitGroup
+	maintWG sync.WaitGroup // maintenance and preallocation goroutines
 
 	// counters (under mu)
 	fsyncs, writes, bytesWritten, deleted, compactions, compactedBytes, checkpoints uint64
@@ -267,6 +272,7 @@ func (s *Store) rolloverLocked() {
 	s.pendingBytes += segHeaderSize
 	s.appendLSN = mkLSN(id, segHeaderSize)
 	s.reclaimHint = true
+	s.trimHint = true
 	s.kickMaintLocked()
 }
 
@@ -998,6 +1004,11 @@ func (s *Store) Close() error {
 		if g.f != nil {
 			g.f.Close()
 		}
+	}
+	if s.spare != nil {
+		s.spare.Close()
+		os.Remove(s.spare.Name())
+		s.spare = nil
 	}
 	s.mu.Unlock()
 	unlockDir(s.lock)

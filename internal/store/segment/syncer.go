@@ -1,7 +1,9 @@
 package segment
 
 import (
+	"errors"
 	"os"
+	"path/filepath"
 	"slices"
 	"time"
 )
@@ -119,15 +121,9 @@ func (s *Store) commitLocked() {
 	if err == nil {
 		for _, c := range batch {
 			if c.seg.f == nil {
-				var f *os.File
-				f, err = os.OpenFile(s.segPath(c.seg.id), os.O_RDWR|os.O_CREATE, 0o644)
-				if err != nil {
+				if err = s.createSegment(c.seg); err != nil {
 					break
 				}
-				s.mu.Lock()
-				c.seg.f = f
-				s.mu.Unlock()
-				s.dirDirty = true
 			}
 			if _, err = c.seg.f.WriteAt(c.buf, c.off); err != nil {
 				break
@@ -202,6 +198,7 @@ func (s *Store) commitLocked() {
 	s.notifyLocked()
 	ckp := s.opt.CheckpointEvery > 0 && s.sinceCkp >= s.opt.CheckpointEvery
 	hint := s.reclaimHint
+	trim := s.trimHint
 	s.mu.Unlock()
 
 	if s.opt.OnSync != nil {
@@ -209,6 +206,9 @@ func (s *Store) commitLocked() {
 	}
 	if hint {
 		s.reclaim()
+	}
+	if trim {
+		s.trimSealed()
 	}
 	if ckp {
 		s.mu.Lock()
@@ -374,6 +374,120 @@ func (s *Store) maintLoop() {
 			if _, err := s.compact(s.quit, false); err != nil {
 				s.log.Warn("segment: compaction failed", "err", err)
 			}
+		}
+	}
+}
+
+// createSegment creates g's file, from the preallocated spare when there is
+// one (so that fdatasyncs overwrite allocated blocks instead of growing the
+// file, which costs a journal commit each on most file systems). Called by
+// the syncer; the directory is synced before anything in g counts as
+// durable.
+func (s *Store) createSegment(g *segment) error {
+	s.mu.Lock()
+	spare, size := s.spare, s.spareSize
+	s.spare = nil
+	s.mu.Unlock()
+	var f *os.File
+	prealloc := false
+	if spare != nil {
+		if err := os.Rename(spare.Name(), s.segPath(g.id)); err == nil {
+			f, prealloc = spare, size >= s.opt.SegmentSize
+		} else {
+			spare.Close()
+			os.Remove(spare.Name())
+		}
+	}
+	if f == nil {
+		var err error
+		if f, err = os.OpenFile(s.segPath(g.id), os.O_RDWR|os.O_CREATE, 0o644); err != nil {
+			return err
+		}
+	}
+	s.mu.Lock()
+	g.f = f
+	g.prealloc = prealloc
+	s.mu.Unlock()
+	s.dirDirty = true
+	select {
+	case s.spareCh <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+const spareName = "prealloc.tmp"
+
+// preallocLoop keeps one zero-filled, synced spare segment file ready.
+func (s *Store) preallocLoop() {
+	defer s.maintWG.Done()
+	zeros := make([]byte, 1<<20)
+	for {
+		select {
+		case <-s.quit:
+			return
+		case <-s.spareCh:
+		}
+		s.mu.Lock()
+		have := s.spare != nil || s.closing
+		s.mu.Unlock()
+		if have {
+			continue
+		}
+		path := filepath.Join(s.dir, spareName)
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+		if err != nil {
+			continue
+		}
+		size := s.opt.SegmentSize
+		for off := int64(0); off < size && err == nil; off += int64(len(zeros)) {
+			n := min(int64(len(zeros)), size-off)
+			_, err = f.WriteAt(zeros[:n], off)
+			select {
+			case <-s.quit:
+				err = errClosing
+			default:
+			}
+		}
+		if err == nil {
+			err = fdatasync(f)
+		}
+		if err != nil {
+			f.Close()
+			os.Remove(path)
+			continue
+		}
+		s.mu.Lock()
+		if s.closing || s.syncerDone {
+			s.mu.Unlock()
+			f.Close()
+			os.Remove(path)
+			continue
+		}
+		s.spare, s.spareSize = f, size
+		s.mu.Unlock()
+	}
+}
+
+var errClosing = errors.New("closing")
+
+// trimSealed cuts the unused preallocated tail of sealed segments.
+func (s *Store) trimSealed() {
+	s.mu.Lock()
+	s.trimHint = false
+	var cut []*segment
+	for _, g := range s.segs {
+		if g.prealloc && g != s.head && g.durable == g.size && g.f != nil {
+			cut = append(cut, g)
+			g.prealloc = false
+		} else if g.prealloc && g != s.head {
+			s.trimHint = true
+		}
+	}
+	s.mu.Unlock()
+	for _, g := range cut {
+		if err := g.f.Truncate(g.size); err != nil {
+			s.log.Warn("segment: trim sealed segment", "segment", g.id, "err", err)
 		}
 	}
 }

@@ -104,7 +104,9 @@ export function seed(obj, rateSeries, gaugeSeries, now) {
 // samplesQuery asks RabbitMQ-compatible APIs for history with the first
 // request, so charts start with data.
 export function samplesQuery(windowMs, incrMs) {
-  const age = Math.round(windowMs / 1000), incr = Math.max(1, Math.round(incrMs / 1000));
+  // RabbitMQ collects statistics every 5 s: finer samples alternate
+  // between empty and double intervals.
+  const age = Math.round(windowMs / 1000), incr = Math.max(5, Math.round(incrMs / 1000));
   return {lengths_age: age, lengths_incr: incr, msg_rates_age: age, msg_rates_incr: incr};
 }
 

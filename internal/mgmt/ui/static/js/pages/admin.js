@@ -410,10 +410,14 @@ export async function limits(ctx, root) {
 
 // ---- definitions ---------------------------------------------------------------
 
+const SINGULAR = {users: 'user', vhosts: 'vhost', permissions: 'permission', topic_permissions: 'topic permission', policies: 'policy', parameters: 'parameter', queues: 'queue', exchanges: 'exchange', bindings: 'binding'};
+
 function summary(d) {
   const parts = [];
   for (const k of ['users', 'vhosts', 'permissions', 'topic_permissions', 'policies', 'parameters', 'queues', 'exchanges', 'bindings']) {
-    if (Array.isArray(d[k])) parts.push(`${fmt.num(d[k].length)} ${k.replace('_', ' ')}`);
+    if (!Array.isArray(d[k])) continue;
+    const word = k.replace('_', ' ');
+    parts.push(`${fmt.num(d[k].length)} ${d[k].length === 1 ? SINGULAR[k] || word : word}`);
   }
   return parts.join(', ');
 }
