@@ -41,20 +41,36 @@ mkdir -p "$WORK"
 
 say() { echo "bench: $*" >&2; }
 
-# --- processes we start, and cleanup ---------------------------------------
-WARREN_PID= RMQ_SH= RMQ_PID= EPMD_PID=
-cleanup() {
-	set +e
-	[ -n "$WARREN_PID" ] && kill "$WARREN_PID" 2>/dev/null && wait "$WARREN_PID" 2>/dev/null
+# --- the brokers: start, stop, cleanup -------------------------------------
+WARREN_PID= WADDR= RMQ_SH= RMQ_PID= RPORT= EPMD_PID= NSTART=0
+
+stop_warren() {
+	[ -n "$WARREN_PID" ] || return 0
+	kill "$WARREN_PID" 2>/dev/null
+	wait "$WARREN_PID" 2>/dev/null || true
+	WARREN_PID=
+}
+
+stop_rabbitmq() {
 	if [ -n "$RMQ_SH" ]; then
 		kill -TERM "$RMQ_SH" 2>/dev/null # its trap stops the node gracefully
 		(sleep 30 && kill -KILL "$RMQ_SH" ${RMQ_PID:+"$RMQ_PID"}) 2>/dev/null &
 		local killer=$!
-		wait "$RMQ_SH" 2>/dev/null
+		wait "$RMQ_SH" 2>/dev/null || true
 		kill "$killer" 2>/dev/null
-		wait "$killer" 2>/dev/null
+		wait "$killer" 2>/dev/null || true
 	fi
-	[ -n "$EPMD_PID" ] && kill "$EPMD_PID" 2>/dev/null && wait "$EPMD_PID" 2>/dev/null
+	if [ -n "$EPMD_PID" ]; then
+		kill "$EPMD_PID" 2>/dev/null
+		wait "$EPMD_PID" 2>/dev/null || true
+	fi
+	RMQ_SH= RMQ_PID= EPMD_PID=
+}
+
+cleanup() {
+	set +e
+	stop_warren
+	stop_rabbitmq
 	if [ "${BENCH_KEEP:-0}" = 1 ]; then say "work dir kept: $WORK"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
@@ -87,74 +103,86 @@ amqp_ready() {
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 fds() { ls "/proc/$1/fd" | wc -l; } # open files (sockets included)
 
-# --- build and start both brokers -------------------------------------------
+# start_warren: a fresh node (new data dir) on an ephemeral port.
+start_warren() {
+	NSTART=$((NSTART + 1))
+	local log=$WORK/warren-$NSTART.log
+	say "starting warren"
+	"$W" server --amqp-addr 127.0.0.1:0 --http-addr '' --metrics-addr '' --cluster-addr '' \
+		--data-dir "$WORK/warren-data-$NSTART" >"$log" 2>&1 &
+	WARREN_PID=$!
+	WADDR=
+	for _ in $(seq 1 200); do
+		WADDR=$(sed -n 's/.*msg="amqp listening on \([^"]*\)".*/\1/p' "$log" | head -1)
+		[ -n "$WADDR" ] && break
+		kill -0 "$WARREN_PID" 2>/dev/null || { cat "$log" >&2; exit 1; }
+		sleep 0.05
+	done
+	[ -n "$WADDR" ] || { say "warren did not listen"; cat "$log" >&2; exit 1; }
+	FDS0[warren]=$(fds "$WARREN_PID")
+	say "warren pid $WARREN_PID at $WADDR"
+}
+
+# start_rabbitmq: a fresh private node, with the environment of
+# internal/warrentest/rabbitmq.go (minus NOTIFY_SOCKET and plugins).
+RMQ_SERVER=/usr/lib/rabbitmq/bin/rabbitmq-server
+start_rabbitmq() {
+	[ -x "$RMQ_SERVER" ] || { say "rabbitmq-server not installed (run scripts/test-deps.sh)"; exit 1; }
+	NSTART=$((NSTART + 1))
+	local R=$WORK/rabbitmq-$NSTART DPORT EPORT
+	say "starting rabbitmq"
+	mkdir -p "$R/home" "$R/mnesia" "$R/log"
+	RPORT=$(free_port) DPORT=$(free_port) EPORT=$(free_port)
+	head -c 20 /dev/urandom | od -An -tx1 | tr -d ' \n' | tr a-f A-F >"$R/home/.erlang.cookie"
+	chmod 600 "$R/home/.erlang.cookie"
+	echo "[]." >"$R/enabled_plugins"
+	printf 'listeners.tcp.default = 127.0.0.1:%s\nlog.file.level = info\n' "$RPORT" >"$R/rabbitmq.conf"
+	local env=(
+		HOME="$R/home"
+		RABBITMQ_NODENAME="rabbit-bench-$$-$NSTART@localhost"
+		RABBITMQ_NODE_IP_ADDRESS=127.0.0.1
+		RABBITMQ_NODE_PORT="$RPORT"
+		RABBITMQ_DIST_PORT="$DPORT"
+		ERL_EPMD_PORT="$EPORT"
+		ERL_EPMD_ADDRESS=127.0.0.1
+		RABBITMQ_MNESIA_BASE="$R/mnesia"
+		RABBITMQ_LOG_BASE="$R/log"
+		RABBITMQ_CONFIG_FILE="$R/rabbitmq.conf"
+		RABBITMQ_ADVANCED_CONFIG_FILE="$R/advanced.config"
+		RABBITMQ_CONF_ENV_FILE="$R/rabbitmq-env.conf"
+		RABBITMQ_ENABLED_PLUGINS_FILE="$R/enabled_plugins"
+		RABBITMQ_PID_FILE="$R/rabbitmq.pid"
+	)
+	env "${env[@]}" epmd -port "$EPORT" -address 127.0.0.1 >/dev/null 2>&1 &
+	EPMD_PID=$!
+	(cd "$R" && exec env "${env[@]}" "$RMQ_SERVER") >"$R/out.log" 2>&1 &
+	RMQ_SH=$!
+	RMQ_PID=
+	for _ in $(seq 1 1200); do
+		[ -z "$RMQ_PID" ] && RMQ_PID=$(pgrep -P "$RMQ_SH" -x beam.smp || true)
+		amqp_ready "$RPORT" && break
+		kill -0 "$RMQ_SH" 2>/dev/null || { cat "$R/out.log" >&2; exit 1; }
+		sleep 0.1
+	done
+	amqp_ready "$RPORT" || { say "rabbitmq did not start"; cat "$R/out.log" >&2; exit 1; }
+	[ -n "$RMQ_PID" ] || RMQ_PID=$(pgrep -P "$RMQ_SH" -x beam.smp)
+	FDS0[rabbitmq]=$(fds "$RMQ_PID")
+	say "rabbitmq beam.smp pid $RMQ_PID at 127.0.0.1:$RPORT"
+}
+
+# --- build ---------------------------------------------------------------------
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 say "ulimit -n $(ulimit -n); work dir $WORK"
 say "go build ./cmd/warren"
 go build -o "$WORK/warren" ./cmd/warren
 W="$WORK/warren"
+declare -A FDS0
 
-say "starting warren"
-"$W" server --amqp-addr 127.0.0.1:0 --http-addr '' --metrics-addr '' --cluster-addr '' \
-	--data-dir "$WORK/warren-data" >"$WORK/warren.log" 2>&1 &
-WARREN_PID=$!
-for _ in $(seq 1 200); do
-	WADDR=$(sed -n 's/.*msg="amqp listening on \([^"]*\)".*/\1/p' "$WORK/warren.log" | head -1)
-	[ -n "$WADDR" ] && break
-	kill -0 "$WARREN_PID" 2>/dev/null || { cat "$WORK/warren.log" >&2; exit 1; }
-	sleep 0.05
-done
-[ -n "$WADDR" ] || { say "warren did not listen"; cat "$WORK/warren.log" >&2; exit 1; }
-WURL="amqp://guest:guest@$WADDR/"
-
-say "starting rabbitmq"
-RMQ_SERVER=/usr/lib/rabbitmq/bin/rabbitmq-server
-[ -x "$RMQ_SERVER" ] || { say "rabbitmq-server not installed (run scripts/test-deps.sh)"; exit 1; }
-R="$WORK/rabbitmq"
-mkdir -p "$R/home" "$R/mnesia" "$R/log"
-RPORT=$(free_port) DPORT=$(free_port) EPORT=$(free_port)
-head -c 20 /dev/urandom | od -An -tx1 | tr -d ' \n' | tr a-f A-F >"$R/home/.erlang.cookie"
-chmod 600 "$R/home/.erlang.cookie"
-echo "[]." >"$R/enabled_plugins"
-printf 'listeners.tcp.default = 127.0.0.1:%s\nlog.file.level = info\n' "$RPORT" >"$R/rabbitmq.conf"
-RMQ_ENV=(
-	HOME="$R/home"
-	RABBITMQ_NODENAME="rabbit-bench-$$@localhost"
-	RABBITMQ_NODE_IP_ADDRESS=127.0.0.1
-	RABBITMQ_NODE_PORT="$RPORT"
-	RABBITMQ_DIST_PORT="$DPORT"
-	ERL_EPMD_PORT="$EPORT"
-	ERL_EPMD_ADDRESS=127.0.0.1
-	RABBITMQ_MNESIA_BASE="$R/mnesia"
-	RABBITMQ_LOG_BASE="$R/log"
-	RABBITMQ_CONFIG_FILE="$R/rabbitmq.conf"
-	RABBITMQ_ADVANCED_CONFIG_FILE="$R/advanced.config"
-	RABBITMQ_CONF_ENV_FILE="$R/rabbitmq-env.conf"
-	RABBITMQ_ENABLED_PLUGINS_FILE="$R/enabled_plugins"
-	RABBITMQ_PID_FILE="$R/rabbitmq.pid"
-)
-env "${RMQ_ENV[@]}" epmd -port "$EPORT" -address 127.0.0.1 >/dev/null 2>&1 &
-EPMD_PID=$!
-(cd "$R" && exec env "${RMQ_ENV[@]}" "$RMQ_SERVER") >"$R/out.log" 2>&1 &
-RMQ_SH=$!
-for _ in $(seq 1 1200); do
-	[ -z "$RMQ_PID" ] && RMQ_PID=$(pgrep -P "$RMQ_SH" -x beam.smp || true)
-	amqp_ready "$RPORT" && break
-	kill -0 "$RMQ_SH" 2>/dev/null || { cat "$R/out.log" >&2; exit 1; }
-	sleep 0.1
-done
-amqp_ready "$RPORT" || { say "rabbitmq did not start"; cat "$R/out.log" >&2; exit 1; }
-[ -n "$RMQ_PID" ] || RMQ_PID=$(pgrep -P "$RMQ_SH" -x beam.smp)
-RURL="amqp://guest:guest@127.0.0.1:$RPORT/"
-say "warren pid $WARREN_PID at $WADDR; rabbitmq beam.smp pid $RMQ_PID at 127.0.0.1:$RPORT"
-
-declare -A FDS0=([warren]=$(fds "$WARREN_PID") [rabbitmq]=$(fds "$RMQ_PID"))
-
-url_of() { if [ "$1" = warren ]; then echo "$WURL"; else echo "$RURL"; fi; }
+url_of() { if [ "$1" = warren ]; then echo "amqp://guest:guest@$WADDR/"; else echo "amqp://guest:guest@127.0.0.1:$RPORT/"; fi; }
 pid_of() { if [ "$1" = warren ]; then echo "$WARREN_PID"; else echo "$RMQ_PID"; fi; }
 
 # --- measurements ------------------------------------------------------------
-declare -A RECV DURS CPU P50 P99 CLIENT
+declare -A RECV SENT DURS CPU P50 P99 CLIENT
 # perf_run SCENARIO BROKER ARGS...: one run; accumulates into the arrays.
 # warren perf reads the broker's CPU time (/proc/PID/stat) at the start and
 # the end of its measured window (--broker-pid), and its own (getrusage).
@@ -162,14 +190,15 @@ perf_run() {
 	local sc=$1 b=$2
 	shift 2
 	local log
-	log=$WORK/$sc-$b.log
+	log=$WORK/$sc-$b-${round:-1}.log
 	settle "$b"
 	say "$sc $b: warren perf $*"
 	"$W" perf -h "$(url_of "$b")" --broker-pid "$(pid_of "$b")" -d "$sc-$b" -z "$DUR" \
-		--json "$WORK/$sc-$b.json" "$@" >"$log" 2>&1 || { cat "$log" >&2; exit 1; }
-	local recv dur bcpu ccpu lat
+		--json "$WORK/$sc-$b-${round:-1}.json" "$@" >"$log" 2>&1 || { cat "$log" >&2; exit 1; }
+	local sent recv dur bcpu ccpu lat
 	# id: X, sent N, confirmed N, returned N, received N messages in D s
-	read -r recv dur < <(sed -n 's/.*, received \([0-9]*\) messages in \([0-9.]*\) s$/\1 \2/p' "$log")
+	read -r sent recv dur < <(sed -n 's/.*, sent \([0-9]*\), .*, received \([0-9]*\) messages in \([0-9.]*\) s$/\1 \2 \3/p' "$log")
+	SENT[$sc-$b]=$((${SENT[$sc-$b]:-0} + sent))
 	# id: X, broker CPU S s, U µs per message, VmRSS K KiB
 	bcpu=$(sed -n 's/.*, broker CPU \([0-9.]*\) s,.*/\1/p' "$log")
 	# id: X, client CPU S s, U µs per message
@@ -196,13 +225,16 @@ scenario_args() {
 }
 
 # settle BROKER: wait (up to 3 min) until the broker has closed what the
-# last test opened: its open file count is back near the one it started with.
+# last test opened (its open file count is back near the one it started
+# with) and answers a new connection.
 settle() {
 	local pid n
 	pid=$(pid_of "$1")
+	local port=${WADDR##*:}
+	[ "$1" = rabbitmq ] && port=$RPORT
 	for _ in $(seq 1 360); do
 		n=$(fds "$pid")
-		[ "$n" -le $((${FDS0[$1]} + 20)) ] && return
+		[ "$n" -le $((${FDS0[$1]} + 20)) ] && amqp_ready "$port" && return
 		sleep 0.5
 	done
 	say "$1 still has $n open files (started with ${FDS0[$1]})"
@@ -236,35 +268,52 @@ idle_rss() {
 }
 
 # --- run ---------------------------------------------------------------------
+# Throughput and latency first, then memory on freshly started brokers, so
+# neither part inherits the other's garbage (a backlog from (c) stays in a
+# broker's heap; 10,000 connections keep RabbitMQ busy for minutes).
 START=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 order=(warren rabbitmq)
-for sc in $SCENARIOS; do
-	[ "$sc" = e ] || continue
+traffic=
+for sc in $SCENARIOS; do [ "$sc" = e ] || traffic=1; done
+if [ -n "$traffic" ]; then
+	start_warren
+	start_rabbitmq
+	for round in $(seq 1 "$ROUNDS"); do
+		for sc in $SCENARIOS; do
+			[ "$sc" = e ] && continue
+			# shellcheck disable=SC2046
+			for b in "${order[@]}"; do perf_run "$sc" "$b" $(scenario_args "$sc"); done
+		done
+		order=("${order[1]}" "${order[0]}") # A/B, then B/A
+	done
+fi
+case " $SCENARIOS " in *" e "*)
+	if [ -n "$traffic" ]; then
+		stop_warren
+		stop_rabbitmq
+	fi
+	start_warren
+	start_rabbitmq
+	order=(warren rabbitmq)
 	# Queues first: they leave less behind in the broker's heap than
 	# 10,000 connections do, so the second baseline is cleaner.
 	for b in "${order[@]}"; do idle_rss queues "$b"; done
 	for b in "${order[@]}"; do idle_rss connections "$b"; done
-done
-for round in $(seq 1 "$ROUNDS"); do
-	for sc in $SCENARIOS; do
-		[ "$sc" = e ] && continue
-		# shellcheck disable=SC2046
-		for b in "${order[@]}"; do perf_run "$sc" "$b" $(scenario_args "$sc"); done
-	done
-	order=("${order[1]}" "${order[0]}") # A/B, then B/A
-done
+	;;
+esac
 
 # --- table -------------------------------------------------------------------
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 rate() { awk -v n="${RECV[$1]:-0}" -v d="${DURS[$1]:-0}" 'BEGIN { if (d > 0) printf "%d", n / d; else print 0 }'; }
+sent_rate() { awk -v n="${SENT[$1]:-0}" -v d="${DURS[$1]:-0}" 'BEGIN { if (d > 0) printf "%d", n / d; else print 0 }'; }
 cpu_us() { awk -v t="${CPU[$1]:-0}" -v n="${RECV[$1]:-0}" 'BEGIN { if (n > 0) printf "%.2f", t * 1e6 / n; else print "-" }'; }
 client_us() { awk -v t="${CLIENT[$1]:-0}" -v n="${RECV[$1]:-0}" 'BEGIN { if (n > 0) printf "%.2f", t * 1e6 / n; else print "-" }'; }
 
 echo
 echo "Warren vs RabbitMQ 3.10.8, $(nproc) cores, $START, ${DUR}s per scenario and broker, $ROUNDS round(s)"
 echo
-echo "| scenario | Warren msg/s | RabbitMQ msg/s | W/R msg/s | Warren CPU µs/msg | RabbitMQ CPU µs/msg | W/R CPU/msg | client CPU µs/msg W / R |"
-echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+echo "| scenario | Warren msg/s | RabbitMQ msg/s | W/R msg/s | Warren CPU µs/msg | RabbitMQ CPU µs/msg | W/R CPU/msg | published msg/s W / R | client CPU µs/msg W / R |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
 desc() {
 	case $1 in
 	a) echo "a: 1→1, 16 B, autoack" ;;
@@ -277,7 +326,7 @@ for sc in $SCENARIOS; do
 	[ "$sc" = e ] && continue
 	wr=$(rate "$sc-warren") rr=$(rate "$sc-rabbitmq")
 	wc=$(cpu_us "$sc-warren") rc=$(cpu_us "$sc-rabbitmq")
-	echo "| $(desc "$sc") | $wr | $rr | $(ratio "$wr" "$rr") | $wc | $rc | $(ratio "$wc" "$rc") | $(client_us "$sc-warren") / $(client_us "$sc-rabbitmq") |"
+	echo "| $(desc "$sc") | $wr | $rr | $(ratio "$wr" "$rr") | $wc | $rc | $(ratio "$wc" "$rc") | $(sent_rate "$sc-warren") / $(sent_rate "$sc-rabbitmq") | $(client_us "$sc-warren") / $(client_us "$sc-rabbitmq") |"
 done
 case " $SCENARIOS " in *" d "*)
 	echo

@@ -30,14 +30,15 @@ type mgmtListeners struct {
 	addrs map[string]string
 }
 
-func newMgmt(ctx context.Context, cfg *config.Config, log *slog.Logger, b *broker.Broker, srv *amqpserver.Server) *mgmtListeners {
+func newMgmt(ctx context.Context, cfg *config.Config, log *slog.Logger, b *broker.Broker, srv *amqpserver.Server,
+	resources func() resource.Status) *mgmtListeners {
 	m := &mgmtListeners{ctx: ctx, log: log, addrs: map[string]string{}}
 	loopback := cfg.LoopbackUsers
 	if loopback == nil {
 		loopback = []string{} // loopback_users = none
 	}
 	m.api = mgmt.New(mgmt.Config{
-		Log: log, Broker: b, AMQP: srv, Limits: resource.Defaults,
+		Log: log, Broker: b, AMQP: srv, Resources: resources, Limits: resource.Defaults,
 		NodeName: cfg.NodeName, Version: Version(), DataDir: cfg.DataDir,
 		Listeners: m.listeners, UI: ui.Handler(), LoopbackUsers: loopback,
 	})

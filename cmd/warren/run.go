@@ -47,7 +47,8 @@ func runServer(ctx context.Context, cfg *config.Config, log *slog.Logger) error 
 	var amqpSrv atomic.Pointer[amqpserver.Server]
 	opened := time.Now()
 	st, rec, err := segment.Open(filepath.Join(cfg.DataDir, "msgs"), segment.Options{
-		Log: log,
+		Log:         log,
+		SegmentSize: cfg.SegmentSize,
 		OnSync: func(lsn uint64) {
 			if s := amqpSrv.Load(); s != nil {
 				s.Synced(lsn)
@@ -64,7 +65,8 @@ func runServer(ctx context.Context, cfg *config.Config, log *slog.Logger) error 
 	}
 	log.Info("message store open", "messages", recovered, "queues", len(rec.Queues), "checkpoint", rec.Checkpoint,
 		"replayed_bytes", rec.Replayed, "truncated_bytes", rec.Truncated, "took", time.Since(opened).Round(time.Millisecond))
-	bcfg := broker.Config{Log: log, Meta: meta, Store: st, Recovered: rec.Queues}
+	bcfg := broker.Config{Log: log, Meta: meta, Store: st, Recovered: rec.Queues,
+		QueueMemory: cfg.QueueMemory, TotalMemory: cfg.TotalQueueMemory}
 	if cfg.LoadDefinitions == "" {
 		// As RabbitMQ: the default vhost and user are seeded on first
 		// start, unless definitions are configured to be loaded.
@@ -105,10 +107,11 @@ func runServer(ctx context.Context, cfg *config.Config, log *slog.Logger) error 
 		ClusterName:      cfg.NodeName,
 	})
 	amqpSrv.Store(srv)
-	mon := resource.New(cfg.DataDir, resource.Defaults, log, func(s resource.Status) { srv.SetAlarm(s.Reason()) })
+	limits := resource.Limits{DiskFreeLimit: cfg.DiskFreeLimit, MemoryHighWatermark: cfg.MemoryHighWatermark, MemoryLimit: cfg.MemoryLimit}
+	mon := resource.New(cfg.DataDir, limits, log, func(s resource.Status) { srv.SetAlarm(s.Resources()) })
 	go mon.Run(ctx)
 	errc := make(chan error, 4)
-	m := newMgmt(ctx, cfg, log, b, srv) // management API, UI and metrics (mgmt.go)
+	m := newMgmt(ctx, cfg, log, b, srv, mon.Status) // management API, UI and metrics (mgmt.go)
 	for _, l := range cfg.Listeners() {
 		switch l.Name {
 		case "amqp":

@@ -69,21 +69,24 @@ func azTry(t testing.TB, conn *amqp.Connection, op func(ch *amqp.Channel) error)
 	if err == nil {
 		err = ch.ExchangeDeclarePassive("amq.direct", "direct", true, false, false, false, nil)
 	}
+	if err == nil {
+		_ = ch.Close()
+		return nil
+	}
+	// The server's channel.close, rather than the client's "channel is
+	// not open" when the close raced with our round trip.
+	select {
+	case e := <-closed:
+		if e != nil {
+			return e
+		}
+	case <-time.After(2 * time.Second):
+	}
 	var ae *amqp.Error
 	if errors.As(err, &ae) {
 		return ae
 	}
-	if err != nil {
-		select {
-		case e := <-closed:
-			if e != nil {
-				return e
-			}
-		case <-time.After(2 * time.Second):
-		}
-		t.Fatalf("unexpected error: %v", err)
-	}
-	_ = ch.Close()
+	t.Fatalf("unexpected error: %v", err)
 	return nil
 }
 
@@ -117,15 +120,19 @@ func TestAccessControlTable(t *testing.T) {
 		want  []string // refusal text per deny, %[1]s = vhost, %[2]s = user
 	}{
 		{
-			name:  "exchange.declare",
-			op:    func(ch *amqp.Channel) error { return ch.ExchangeDeclare("x1", "direct", false, false, false, false, nil) },
+			name: "exchange.declare",
+			op: func(ch *amqp.Channel) error {
+				return ch.ExchangeDeclare("x1", "direct", false, false, false, false, nil)
+			},
 			allow: perms{"^x1$", "", ""},
 			deny:  []perms{{"^y$", ".*", ".*"}},
 			want:  []string{"access to exchange 'x1' in vhost '%[1]s' refused for user '%[2]s'"},
 		},
 		{
-			name:  "exchange.declare passive needs nothing",
-			setup: func(ch *amqp.Channel) error { return ch.ExchangeDeclare("x1", "direct", false, false, false, false, nil) },
+			name: "exchange.declare passive needs nothing",
+			setup: func(ch *amqp.Channel) error {
+				return ch.ExchangeDeclare("x1", "direct", false, false, false, false, nil)
+			},
 			op: func(ch *amqp.Channel) error {
 				return ch.ExchangeDeclarePassive("x1", "direct", false, false, false, false, nil)
 			},
@@ -145,8 +152,10 @@ func TestAccessControlTable(t *testing.T) {
 			},
 		},
 		{
-			name:  "exchange.delete",
-			setup: func(ch *amqp.Channel) error { return ch.ExchangeDeclare("x1", "direct", false, false, false, false, nil) },
+			name: "exchange.delete",
+			setup: func(ch *amqp.Channel) error {
+				return ch.ExchangeDeclare("x1", "direct", false, false, false, false, nil)
+			},
 			op:    func(ch *amqp.Channel) error { return ch.ExchangeDelete("x1", false, false) },
 			allow: perms{"^x1$", "", ""},
 			deny:  []perms{{"", ".*", ".*"}},
@@ -176,8 +185,11 @@ func TestAccessControlTable(t *testing.T) {
 			want:  []string{"access to queue 'amq.gen-"}, // prefix: the name is random
 		},
 		{
-			name:  "queue.declare passive needs nothing",
-			setup: func(ch *amqp.Channel) error { _, err := ch.QueueDeclare("q1", false, false, false, false, nil); return err },
+			name: "queue.declare passive needs nothing",
+			setup: func(ch *amqp.Channel) error {
+				_, err := ch.QueueDeclare("q1", false, false, false, false, nil)
+				return err
+			},
 			op: func(ch *amqp.Channel) error {
 				_, err := ch.QueueDeclarePassive("q1", false, false, false, false, nil)
 				return err
@@ -199,8 +211,11 @@ func TestAccessControlTable(t *testing.T) {
 			},
 		},
 		{
-			name:  "queue.delete",
-			setup: func(ch *amqp.Channel) error { _, err := ch.QueueDeclare("q1", false, false, false, false, nil); return err },
+			name: "queue.delete",
+			setup: func(ch *amqp.Channel) error {
+				_, err := ch.QueueDeclare("q1", false, false, false, false, nil)
+				return err
+			},
 			op:    func(ch *amqp.Channel) error { _, err := ch.QueueDelete("q1", false, false, false); return err },
 			allow: perms{"^q1$", "", ""},
 			deny:  []perms{{"", ".*", ".*"}},
@@ -265,8 +280,10 @@ func TestAccessControlTable(t *testing.T) {
 			},
 		},
 		{
-			name:  "basic.publish",
-			setup: func(ch *amqp.Channel) error { return ch.ExchangeDeclare("x1", "fanout", false, false, false, false, nil) },
+			name: "basic.publish",
+			setup: func(ch *amqp.Channel) error {
+				return ch.ExchangeDeclare("x1", "fanout", false, false, false, false, nil)
+			},
 			op: func(ch *amqp.Channel) error {
 				return ch.Publish("x1", "k", false, false, amqp.Publishing{Body: []byte("m")})
 			},
@@ -284,16 +301,22 @@ func TestAccessControlTable(t *testing.T) {
 			want:  []string{"access to exchange 'amq.default' in vhost '%[1]s' refused for user '%[2]s'"},
 		},
 		{
-			name:  "basic.get",
-			setup: func(ch *amqp.Channel) error { _, err := ch.QueueDeclare("q1", false, false, false, false, nil); return err },
+			name: "basic.get",
+			setup: func(ch *amqp.Channel) error {
+				_, err := ch.QueueDeclare("q1", false, false, false, false, nil)
+				return err
+			},
 			op:    func(ch *amqp.Channel) error { _, _, err := ch.Get("q1", true); return err },
 			allow: perms{"", "", "^q1$"},
 			deny:  []perms{{".*", ".*", ""}},
 			want:  []string{"access to queue 'q1' in vhost '%[1]s' refused for user '%[2]s'"},
 		},
 		{
-			name:  "basic.consume",
-			setup: func(ch *amqp.Channel) error { _, err := ch.QueueDeclare("q1", false, false, false, false, nil); return err },
+			name: "basic.consume",
+			setup: func(ch *amqp.Channel) error {
+				_, err := ch.QueueDeclare("q1", false, false, false, false, nil)
+				return err
+			},
 			op: func(ch *amqp.Channel) error {
 				_, err := ch.Consume("q1", "", true, false, false, false, nil)
 				return err
@@ -303,8 +326,11 @@ func TestAccessControlTable(t *testing.T) {
 			want:  []string{"access to queue 'q1' in vhost '%[1]s' refused for user '%[2]s'"},
 		},
 		{
-			name:  "queue.purge",
-			setup: func(ch *amqp.Channel) error { _, err := ch.QueueDeclare("q1", false, false, false, false, nil); return err },
+			name: "queue.purge",
+			setup: func(ch *amqp.Channel) error {
+				_, err := ch.QueueDeclare("q1", false, false, false, false, nil)
+				return err
+			},
 			op:    func(ch *amqp.Channel) error { _, err := ch.QueuePurge("q1", false); return err },
 			allow: perms{"", "", "^q1$"},
 			deny:  []perms{{".*", ".*", ""}},
@@ -389,7 +415,9 @@ func TestAccessTopicPermissions(t *testing.T) {
 		Write: "^{username}\\.", Read: "^{vhost}\\.r\\."})
 	conn := azDial(t, p, "tp", "pw", "/")
 	pub := func(x, key string) func(ch *amqp.Channel) error {
-		return func(ch *amqp.Channel) error { return ch.Publish(x, key, false, false, amqp.Publishing{Body: []byte("m")}) }
+		return func(ch *amqp.Channel) error {
+			return ch.Publish(x, key, false, false, amqp.Publishing{Body: []byte("m")})
+		}
 	}
 	if e := azTry(t, conn, pub("amq.topic", "tp.a")); e != nil {
 		t.Fatalf("publish tp.a: %v", e)
@@ -664,10 +692,16 @@ func TestAccessConnectionLimits(t *testing.T) {
 	azWant(t, dialErr("/"), amqp.NotAllowed, "NOT_ALLOWED - connection refused for user 'lu': user connection limit (2) is reached")
 
 	// max-queues in the vhost.
-	if e := azTry(t, c1, func(ch *amqp.Channel) error { _, err := ch.QueueDeclare("l1", false, false, false, false, nil); return err }); e != nil {
+	if e := azTry(t, c1, func(ch *amqp.Channel) error {
+		_, err := ch.QueueDeclare("l1", false, false, false, false, nil)
+		return err
+	}); e != nil {
 		t.Fatal(e)
 	}
-	azWant(t, azTry(t, c1, func(ch *amqp.Channel) error { _, err := ch.QueueDeclare("l2", false, false, false, false, nil); return err }),
+	azWant(t, azTry(t, c1, func(ch *amqp.Channel) error {
+		_, err := ch.QueueDeclare("l2", false, false, false, false, nil)
+		return err
+	}),
 		amqp.PreconditionFailed, "PRECONDITION_FAILED - cannot declare queue 'l2': queue limit in vhost 'lim' (1) is reached")
 
 	// max-channels: two channels, the third closes the connection.

@@ -173,7 +173,10 @@ func TestTLS(t *testing.T) {
 		}
 		defer conn.Close()
 		// The connection is certuser's: it may declare in vhost tls.
-		if e := azTry(t, conn, func(ch *amqp.Channel) error { _, err := ch.QueueDeclare("tq", false, true, false, false, nil); return err }); e != nil {
+		if e := azTry(t, conn, func(ch *amqp.Channel) error {
+			_, err := ch.QueueDeclare("tq", false, true, false, false, nil)
+			return err
+		}); e != nil {
 			t.Fatal(e)
 		}
 		infos := p.Server.Connections()

@@ -739,8 +739,8 @@ func clearLimit(m map[string]int64, name string) map[string]int64 {
 	return m
 }
 
-// setVhostInfoLocked records the metadata an add_vhost command carries.
-// Runs in the commit, with applyMu held.
+// addVhostInfo records the metadata an add_vhost command carries. It runs
+// in the commit, with applyMu held.
 func (b *Broker) addVhostInfo(c *Command) {
 	if c.Description == "" && len(c.Tags) == 0 && c.DefaultQueueType == "" && c.Limits == nil {
 		return

@@ -152,6 +152,12 @@ func (c *Config) applyConfEntry(e ConfEntry, classic map[int]string) (warn strin
 	set := func(name string) error { return lookup(name).set(c, v) }
 
 	switch k {
+	case "disk_free_limit.absolute":
+		return "", set("disk-free-limit")
+	case "vm_memory_high_watermark.relative":
+		return "", set("vm-memory-high-watermark")
+	case "vm_memory_high_watermark.absolute":
+		return "", set("vm-memory-limit")
 	case "listeners.tcp", "listeners.ssl":
 		if v != "none" {
 			return "only `none` is supported here (set " + k + ".default), ignored", nil

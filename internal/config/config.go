@@ -55,17 +55,23 @@ type Config struct {
 
 	// Broker settings. They have no flags; set them in the config file or
 	// with WARREN_* environment variables (see Settings).
-	DefaultUser      string        // default_user; guest
-	DefaultPass      string        // default_pass; guest
-	DefaultVhost     string        // default_vhost; /
-	LoopbackUsers    []string      // loopback_users.NAME; users that may connect only from loopback; [guest]
-	Heartbeat        time.Duration // heartbeat (seconds); 60s
-	FrameMax         uint32        // frame_max (bytes); 131072
-	ChannelMax       uint16        // channel_max; 2047
-	MaxMessageSize   int           // max_message_size (bytes); 134217728
-	HandshakeTimeout time.Duration // handshake_timeout (milliseconds); 10s
-	ConnectionMax    int           // connection_max; 0 (or infinity) is no limit
-	LoadDefinitions  string        // load_definitions; a definitions JSON file imported at start
+	DefaultUser         string        // default_user; guest
+	DefaultPass         string        // default_pass; guest
+	DefaultVhost        string        // default_vhost; /
+	LoopbackUsers       []string      // loopback_users.NAME; users that may connect only from loopback; [guest]
+	Heartbeat           time.Duration // heartbeat (seconds); 60s
+	FrameMax            uint32        // frame_max (bytes); 131072
+	ChannelMax          uint16        // channel_max; 2047
+	MaxMessageSize      int           // max_message_size (bytes); 134217728
+	HandshakeTimeout    time.Duration // handshake_timeout (milliseconds); 10s
+	DiskFreeLimit       int64         // disk_free_limit.absolute (bytes); 50MB
+	MemoryHighWatermark float64       // vm_memory_high_watermark.relative; 0.4
+	MemoryLimit         int64         // vm_memory_high_watermark.absolute (bytes); 0 = use the fraction
+	SegmentSize         int64         // msg_store_file_size_limit (bytes); 0 = store default
+	QueueMemory         int64         // bodies one queue keeps in memory before paging; 0 = broker default
+	TotalQueueMemory    int64         // bodies all queues keep in memory before paging; 0 = broker default
+	ConnectionMax       int           // connection_max; 0 (or infinity) is no limit
+	LoadDefinitions     string        // load_definitions; a definitions JSON file imported at start
 
 	// Extra holds config-file keys Warren does not (yet) understand, such
 	// as vm_memory_high_watermark.relative, so a package that learns one
@@ -96,24 +102,26 @@ const (
 // Default returns a Config holding the built-in defaults.
 func Default() *Config {
 	return &Config{
-		DataDir:          DefaultDataDir,
-		AMQPAddr:         DefaultAMQPAddr,
-		AMQPSAddr:        DefaultAMQPSAddr,
-		HTTPAddr:         DefaultHTTPAddr,
-		MetricsAddr:      DefaultMetricsAddr,
-		ClusterAddr:      DefaultClusterAddr,
-		NodeName:         "warren@" + shortHostname(),
-		LogLevel:         "info",
-		DefaultUser:      "guest",
-		DefaultPass:      "guest",
-		DefaultVhost:     "/",
-		LoopbackUsers:    []string{"guest"},
-		Heartbeat:        DefaultHeartbeat,
-		FrameMax:         DefaultFrameMax,
-		ChannelMax:       DefaultChannelMax,
-		MaxMessageSize:   DefaultMaxMessageSize,
-		HandshakeTimeout: DefaultHandshakeTimeout,
-		Extra:            map[string]string{},
+		DataDir:             DefaultDataDir,
+		AMQPAddr:            DefaultAMQPAddr,
+		AMQPSAddr:           DefaultAMQPSAddr,
+		HTTPAddr:            DefaultHTTPAddr,
+		MetricsAddr:         DefaultMetricsAddr,
+		ClusterAddr:         DefaultClusterAddr,
+		NodeName:            "warren@" + shortHostname(),
+		LogLevel:            "info",
+		DefaultUser:         "guest",
+		DefaultPass:         "guest",
+		DefaultVhost:        "/",
+		LoopbackUsers:       []string{"guest"},
+		Heartbeat:           DefaultHeartbeat,
+		FrameMax:            DefaultFrameMax,
+		ChannelMax:          DefaultChannelMax,
+		MaxMessageSize:      DefaultMaxMessageSize,
+		HandshakeTimeout:    DefaultHandshakeTimeout,
+		DiskFreeLimit:       50_000_000,
+		MemoryHighWatermark: 0.4,
+		Extra:               map[string]string{},
 	}
 }
 

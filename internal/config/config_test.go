@@ -252,14 +252,26 @@ cookie = sekrit`,
 		},
 		{
 			name:     "unknown keys kept in Extra",
-			in:       "vm_memory_high_watermark.relative = 0.6\ndisk_free_limit.absolute = 2GB\nconfig = /other.conf",
+			in:       "vm_memory_high_watermark.paging_ratio = 0.6\ncollect_statistics_interval = 5000\nconfig = /other.conf",
 			warnings: 3,
 			check: func(t *testing.T, c *Config) {
-				eq(t, c.Extra["vm_memory_high_watermark.relative"], "0.6")
-				eq(t, c.Extra["disk_free_limit.absolute"], "2GB")
+				eq(t, c.Extra["vm_memory_high_watermark.paging_ratio"], "0.6")
+				eq(t, c.Extra["collect_statistics_interval"], "5000")
 				eq(t, c.ConfigFile, "")
 			},
 		},
+		{
+			name: "resource alarms and memory budgets",
+			in:   "vm_memory_high_watermark.relative = 0.6\ndisk_free_limit.absolute = 2GB\nqueue_memory = 4MiB\ntotal_queue_memory = 100000",
+			check: func(t *testing.T, c *Config) {
+				eq(t, c.MemoryHighWatermark, 0.6)
+				eq(t, c.DiskFreeLimit, int64(2e9))
+				eq(t, c.QueueMemory, int64(4<<20))
+				eq(t, c.TotalQueueMemory, int64(100000))
+			},
+		},
+		{name: "bad byte count", in: "disk_free_limit.absolute = plenty", wantErr: "byte count"},
+		{name: "bad watermark", in: "vm_memory_high_watermark.relative = 2", wantErr: "fraction"},
 		{name: "bad port", in: "management.tcp.port = http", wantErr: "t.conf:1: management.tcp.port"},
 		{name: "port out of range", in: "prometheus.tcp.port = 70000", wantErr: "out of range"},
 		{name: "bad listener", in: "listeners.tcp.default = nowhere", wantErr: "host:port"},

@@ -176,6 +176,29 @@ var settings = []Setting{
 		},
 		get: func(c *Config) string { return strconv.Itoa(c.ConnectionMax) },
 	},
+	bytesSetting("disk-free-limit", "disk alarm below this much free space on the data dir (bytes, or 50MB, 1GB, 2GiB; RabbitMQ's disk_free_limit.absolute)",
+		func(c *Config) *int64 { return &c.DiskFreeLimit }),
+	{
+		Name:  "vm-memory-high-watermark",
+		Usage: "memory alarm above this fraction of RAM (RabbitMQ's vm_memory_high_watermark.relative)",
+		set: func(c *Config, v string) error {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err == nil && (f < 0 || f > 1) {
+				return fmt.Errorf("want a fraction between 0 and 1")
+			}
+			c.MemoryHighWatermark = f
+			return numErr(err)
+		},
+		get: func(c *Config) string { return strconv.FormatFloat(c.MemoryHighWatermark, 'g', -1, 64) },
+	},
+	bytesSetting("vm-memory-limit", "memory alarm above this many bytes, instead of the fraction (vm_memory_high_watermark.absolute)",
+		func(c *Config) *int64 { return &c.MemoryLimit }),
+	bytesSetting("msg-store-file-size-limit", "size of message store segment files (bytes; 0: 16MiB, RabbitMQ's default)",
+		func(c *Config) *int64 { return &c.SegmentSize }),
+	bytesSetting("queue-memory", "message bodies a queue keeps in memory before paging to disk (bytes; 0: default 8MiB)",
+		func(c *Config) *int64 { return &c.QueueMemory }),
+	bytesSetting("total-queue-memory", "message bodies all queues keep in memory before paging to disk (bytes; 0: default 128MiB)",
+		func(c *Config) *int64 { return &c.TotalQueueMemory }),
 	str("load-definitions", false, "definitions JSON `file` imported at start (RabbitMQ's load_definitions)",
 		func(c *Config) *string { return &c.LoadDefinitions }),
 	{
@@ -214,6 +237,48 @@ var settings = []Setting{
 		},
 		get: func(c *Config) string { return c.SSLCertLoginFrom },
 	},
+}
+
+// bytesSetting parses a byte count: a plain number or one with a unit as
+// rabbitmq.conf takes them (kB, MB, GB decimal; kiB, MiB, GiB binary).
+func bytesSetting(name, usage string, field func(*Config) *int64) Setting {
+	return Setting{
+		Name: name, Usage: usage,
+		set: func(c *Config, v string) error {
+			n, err := ParseBytes(v)
+			if err != nil {
+				return err
+			}
+			*field(c) = n
+			return nil
+		},
+		get: func(c *Config) string { return strconv.FormatInt(*field(c), 10) },
+	}
+}
+
+// ParseBytes reads "1000", "50MB", "2GiB" and the like.
+func ParseBytes(v string) (int64, error) {
+	v = strings.TrimSpace(v)
+	units := []struct {
+		suffix string
+		mult   int64
+	}{
+		{"kiB", 1 << 10}, {"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40},
+		{"kB", 1e3}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12},
+		{"k", 1 << 10}, {"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30},
+	}
+	mult := int64(1)
+	for _, u := range units {
+		if strings.HasSuffix(v, u.suffix) {
+			v, mult = strings.TrimSpace(strings.TrimSuffix(v, u.suffix)), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("want a byte count such as 50000000, 50MB or 2GiB")
+	}
+	return n * mult, nil
 }
 
 func str(name string, flag bool, usage string, field func(*Config) *string) Setting {

@@ -150,7 +150,6 @@ func (c *client) do(ctx context.Context, method, path string, query url.Values, 
 		return nil, err
 	}
 	req.SetBasicAuth(c.user, c.pass)
-	req.Header.Set("Accept", "application/json")
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}

@@ -87,16 +87,15 @@ type options struct {
 
 // verbFlags are the options particular verbs take.
 type verbFlags struct {
-	ifEmpty, ifUnused       bool
-	priority                int
-	applyTo                 string
-	description, tags, dqt  string
-	ram, disc               bool
-	offline, online, local  bool
-	format                  string
-	skipIfUnchanged         bool
-	unit                    string
-	vhostGiven, formatGiven bool
+	ifEmpty, ifUnused      bool
+	priority               int
+	applyTo                string
+	description, tags, dqt string
+	ram, disc              bool
+	offline, online, local bool
+	format                 string
+	skipIfUnchanged        bool
+	unit                   string
 }
 
 // verb is one rabbitmqctl command.
@@ -261,8 +260,6 @@ func Run(ctx context.Context, args []string, env Env) int {
 		printVerbHelp(env.Stdout, env.Prog, v)
 		return ExitOK
 	}
-	c.flags.vhostGiven = vfs.Changed("vhost") || gfs.Changed("vhost")
-	c.flags.formatGiven = vfs.Changed("format")
 	c.args = vfs.Args()
 	c.opts = opts
 	if err := c.validate(); err != nil {

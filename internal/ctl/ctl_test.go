@@ -202,7 +202,7 @@ func TestUserVhostPermissionVerbs(t *testing.T) {
 		{[]string{"delete_user", "nopw"}, 0, "Deleting user \"nopw\" ...\n", "", "DELETE /api/users/nopw"},
 
 		{[]string{"add_vhost", "v2", "--description", "second", "--tags", "a,b", "--default-queue-type", "quorum"}, 0, "Adding vhost \"v2\" ...\n", "",
-			`PUT /api/vhosts/v2 {"description":"second","tags":["a","b"],"default_queue_type":"quorum"}`},
+			`PUT /api/vhosts/v2 {"description":"second","tags":["a","b"],"default_queue_type":"quorum","defaultqueuetype":"quorum"}`},
 		{[]string{"add_vhost", "v2", "--description", "changed"}, 0, "Adding vhost \"v2\" ...\n", "", "GET /api/vhosts/v2"}, // exists: left as it is
 		{[]string{"add_vhost", "a/b"}, 0, "Adding vhost \"a/b\" ...\n", "", `PUT /api/vhosts/a%2Fb {}`},
 		{[]string{"list_vhosts", "-s", "name", "description", "tags", "default_queue_type"}, 0,
@@ -254,7 +254,7 @@ func TestQueueAndPolicyVerbs(t *testing.T) {
 			"Error:\nJSON decoding error. Reason: invalid character 'o' in literal null (expecting 'u')\n", ""},
 		{[]string{"set_policy", "p4", "^q", `{"max-length":5}`, "--apply-to", "bogus"}, 69,
 			`Setting policy "p4" for pattern "^q" to "{"max-length":5}" with priority "0" for vhost "/" ...` + "\n",
-			"Error:\nValidation failed\n\napply-to 'bogus' unrecognised; should be 'queues', 'exchanges' or 'all'\n", ""},
+			"Error:\nValidation failed\n\napply-to 'bogus' unrecognised; should be 'queues', 'exchanges' or 'all'\n\n", ""},
 		{[]string{"set_policy", "-p", "nosuch", "p4", "^q", `{}`}, 69,
 			`Setting policy "p4" for pattern "^q" to "{}" with priority "0" for vhost "nosuch" ...` + "\n",
 			"Error:\nVirtual host nosuch does not exist\n", ""},

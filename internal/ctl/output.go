@@ -179,7 +179,7 @@ func (c *cmd) listOutput(cols []column, rows [][]any) error {
 		for _, r := range rows {
 			cells = append(cells, text(r))
 		}
-		writePretty(w, cells, headers)
+		writePretty(w, cells)
 	default:
 		if headers {
 			fmt.Fprintln(w, strings.Join(names, "\t"))
@@ -230,7 +230,7 @@ func writeCSVLine(w io.Writer, fields []string) {
 
 // writePretty draws an aligned box around the cells, a rule under every
 // row as rabbitmqctl's pretty_table does.
-func writePretty(w io.Writer, cells [][]string, _ bool) {
+func writePretty(w io.Writer, cells [][]string) {
 	if len(cells) == 0 {
 		return
 	}

@@ -17,6 +17,9 @@ import (
 // Erlang distribution): until Warren's API has endpoints for them they
 // fail with exit 69 and say so, after checking the node is reachable.
 
+// notYet marks the verbs no node supports over the HTTP API yet.
+const notYet = " (not supported over the HTTP API yet: exits 69)"
+
 func nodeVerbs() []*verb {
 	return []*verb{
 		{
@@ -40,7 +43,7 @@ func nodeVerbs() []*verb {
 		{
 			name: "join_cluster", group: "Cluster", min: 1, max: 1,
 			usage: "[--disc|--ram] <existing_cluster_member>",
-			short: "Instructs the node to become a member of the cluster that the specified node is in",
+			short: "Instructs the node to become a member of the cluster that the specified node is in" + notYet,
 			args: `<existing_cluster_member>
 	Existing cluster member (node) to join
 --disc
@@ -64,7 +67,7 @@ func nodeVerbs() []*verb {
 		{
 			name: "forget_cluster_node", group: "Cluster", min: 1, max: 1,
 			usage: "[--offline] <existing_cluster_member_node>",
-			short: "Removes a node from the cluster",
+			short: "Removes a node from the cluster" + notYet,
 			args: `--offline
 	try to update cluster membership state directly. Use when target node is stopped.
 `,
@@ -78,7 +81,7 @@ func nodeVerbs() []*verb {
 		{
 			name: "change_cluster_node_type", group: "Cluster", min: 1, max: 1,
 			usage: "<disc | ram>",
-			short: "Changes the type of the cluster node",
+			short: "Changes the type of the cluster node" + notYet,
 			args: `<disc | ram>
 	New node type
 `,
@@ -97,7 +100,7 @@ func nodeVerbs() []*verb {
 		},
 		{
 			name: "stop_app", group: "Nodes", max: 0,
-			short: "Stops the RabbitMQ application, leaving the runtime (Erlang VM) running",
+			short: "Stops the broker application, leaving the node's process running" + notYet,
 			run: func(c *cmd) error {
 				return c.notSupported(func(node string) string {
 					return fmt.Sprintf("Stopping rabbit application on node %s ...", node)
@@ -106,14 +109,14 @@ func nodeVerbs() []*verb {
 		},
 		{
 			name: "start_app", group: "Nodes", max: 0,
-			short: "Starts the RabbitMQ application but leaves the runtime (Erlang VM) running",
+			short: "Starts the broker application in a running node process" + notYet,
 			run: func(c *cmd) error {
 				return c.notSupported(func(node string) string { return fmt.Sprintf("Starting node %s ...", node) })
 			},
 		},
 		{
 			name: "reset", group: "Nodes", max: 0,
-			short: "Instructs a RabbitMQ node to leave the cluster and return to its virgin state",
+			short: "Instructs a node to leave the cluster and return to its virgin state" + notYet,
 			run: func(c *cmd) error {
 				return c.notSupported(func(node string) string { return fmt.Sprintf("Resetting node %s ...", node) })
 			},

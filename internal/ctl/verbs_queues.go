@@ -185,7 +185,7 @@ func setPolicy(c *cmd) error {
 	if asHTTP(err, &he) {
 		switch he.Status {
 		case http.StatusBadRequest:
-			return failure(ExitUnavailable, "%s", strings.TrimRight(he.message(), "\n"))
+			return failure(ExitUnavailable, "%s", he.message())
 		case http.StatusNotFound:
 			if _, verr := c.cli.do(c.ctx, http.MethodGet, apiPath("vhosts", vhost), nil, nil); isStatus(verr, http.StatusNotFound) {
 				return failure(ExitUnavailable, "Virtual host %s does not exist", vhost)

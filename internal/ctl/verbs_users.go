@@ -269,9 +269,18 @@ func addVhost(c *cmd) error {
 	if !isStatus(err, http.StatusNotFound) {
 		return err
 	}
-	b := apitypes.VhostBody{Description: c.flags.description, DefaultQueueType: c.flags.dqt}
+	b := newObject()
+	if d := c.flags.description; d != "" {
+		b.set("description", d)
+	}
 	if c.flags.tags != "" {
-		b.Tags = apitypes.ParseTags(c.flags.tags)
+		b.set("tags", apitypes.ParseTags(c.flags.tags))
+	}
+	if t := c.flags.dqt; t != "" {
+		// RabbitMQ 3.10's API reads defaultqueuetype (what its UI sends);
+		// apitypes.VhostBody names it default_queue_type. Send both.
+		b.set("default_queue_type", t)
+		b.set("defaultqueuetype", t)
 	}
 	_, err = c.cli.do(c.ctx, http.MethodPut, apiPath("vhosts", name), nil, b)
 	return err
@@ -338,9 +347,8 @@ func listVhosts(c *cmd) error {
 func setPermissions(c *cmd) error {
 	user, vhost := c.args[0], c.opts.vhost
 	c.info("Setting permissions for user %s in vhost %s ...", q(user), q(vhost))
-	body := apitypes.Permission{Configure: c.args[1], Write: c.args[2], Read: c.args[3]}
 	_, err := c.cli.do(c.ctx, http.MethodPut, apiPath("permissions", vhost, user), nil,
-		map[string]string{"configure": body.Configure, "write": body.Write, "read": body.Read})
+		map[string]string{"configure": c.args[1], "write": c.args[2], "read": c.args[3]})
 	if err == nil {
 		return nil
 	}

@@ -204,7 +204,10 @@ func TestOverviewAndNodes(t *testing.T) {
 		t.Errorf("partitions = %v", nd["partitions"])
 	}
 	must(t, n.guest(t, "GET", "/api/nodes/rabbit@elsewhere", nil), http.StatusNotFound)
-	must(t, n.guest(t, "GET", "/api/cluster-name", nil), http.StatusOK)
+	must(t, n.guest(t, "PUT", "/api/cluster-name", map[string]any{"name": "blue"}), http.StatusNoContent)
+	if cn := must(t, n.guest(t, "GET", "/api/cluster-name", nil), http.StatusOK).obj(t); cn["name"] != "blue" {
+		t.Errorf("cluster-name = %v", cn)
+	}
 	must(t, n.guest(t, "GET", "/api/extensions", nil), http.StatusOK)
 }
 
@@ -648,7 +651,7 @@ func TestHealthChecks(t *testing.T) {
 		t.Errorf("port-listener 1: %s", r.body)
 	}
 
-	n.srv.SetAlarm("low on memory")
+	n.srv.SetAlarm("memory")
 	r = must(t, n.guest(t, "GET", "/api/health/checks/alarms", nil), http.StatusServiceUnavailable)
 	if o := r.obj(t); o["status"] != "failed" || len(o["alarms"].([]any)) != 1 {
 		t.Errorf("alarms during alarm = %s", r.body)

@@ -182,7 +182,7 @@ func (s *Server) globalParameters() []apitypes.GlobalParameter {
 		seen = seen || p.Name == "cluster_name"
 	}
 	if !seen {
-		out = append(out, apitypes.GlobalParameter{Name: "cluster_name", Value: s.cfg.ClusterName})
+		out = append(out, apitypes.GlobalParameter{Name: "cluster_name", Value: s.clusterNameValue()})
 	}
 	return out
 }

@@ -151,6 +151,7 @@ func (s *Server) getChannel(w http.ResponseWriter, r *http.Request, c *caller) e
 		}
 		out := s.channelJSON(ch, statsWanted(r))
 		out.ConsumerDetails = []apitypes.Consumer{}
+		out.Publishes, out.Deliveries = &[]any{}, &[]any{}
 		for _, k := range a.Consumers() {
 			if k.Channel.Name == name {
 				out.ConsumerDetails = append(out.ConsumerDetails, s.consumerJSON(k))

@@ -271,8 +271,8 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	emit(mMemAlarm, b2f(n.MemAlarm))
 	emit(mDiskAlarm, b2f(n.DiskFreeAlarm))
 	ch <- prometheus.MustNewConstMetric(prometheus.NewDesc("rabbitmq_identity_info", mIdentity.help, nil,
-		prometheus.Labels{"rabbitmq_node": s.cfg.NodeName, "rabbitmq_cluster": s.cfg.ClusterName,
-			"rabbitmq_cluster_permanent_id": "warren-" + s.cfg.ClusterName}), prometheus.GaugeValue, 1)
+		prometheus.Labels{"rabbitmq_node": s.cfg.NodeName, "rabbitmq_cluster": s.clusterNameValue(),
+			"rabbitmq_cluster_permanent_id": "warren-" + s.cfg.NodeName}), prometheus.GaugeValue, 1)
 	ch <- prometheus.MustNewConstMetric(prometheus.NewDesc("rabbitmq_build_info", mBuild.help, nil,
 		prometheus.Labels{"rabbitmq_version": rabbitVersion, "prometheus_plugin_version": rabbitVersion,
 			"prometheus_client_version": "client_golang", "erlang_version": runtime.Version(),

@@ -221,3 +221,55 @@ func TestMetricsMatchAPI(t *testing.T) {
 		t.Errorf("queue messages after close = %v", single(t, mfs, "rabbitmq_queue_messages"))
 	}
 }
+
+// TestRates checks that *_details.rate moves while a publisher runs and
+// falls back to 0 when it stops.
+func TestRates(t *testing.T) {
+	n := startNode(t)
+	conn, err := amqp091.Dial(n.amqpURL("guest", "guest", "/"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ch, err := conn.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ch.QueueDeclare("rq", false, false, false, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			_ = ch.Publish("", "rq", false, false, amqp091.Publishing{Body: []byte("r")})
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	rate := func(path string, keys ...string) float64 {
+		var v any = must(t, n.guest(t, "GET", path, nil), http.StatusOK).obj(t)
+		for _, k := range keys {
+			m, _ := v.(map[string]any)
+			v = m[k]
+		}
+		f, _ := v.(float64)
+		return f
+	}
+	eventually(t, 5*time.Second, func() bool {
+		return rate("/api/overview", "message_stats", "publish_details", "rate") > 10 &&
+			rate("/api/queues/%2F/rq", "message_stats", "publish_details", "rate") > 10 &&
+			rate("/api/queues/%2F/rq", "messages_details", "rate") > 10 &&
+			rate("/api/exchanges/%2F/amq.default", "message_stats", "publish_in_details", "rate") > 10
+	})
+	close(stop)
+	<-done
+	eventually(t, 5*time.Second, func() bool {
+		return rate("/api/overview", "message_stats", "publish_details", "rate") == 0
+	})
+}

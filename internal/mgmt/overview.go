@@ -1,6 +1,7 @@
 package mgmt
 
 import (
+	"encoding/json"
 	"net"
 	"net/http"
 	"os"
@@ -69,9 +70,9 @@ func (s *Server) contexts() []apitypes.Context {
 
 func (s *Server) overview(w http.ResponseWriter, r *http.Request, c *caller) error {
 	out := apitypes.Overview{
-		ManagementVersion: rabbitVersion, RatesMode: "basic", ExchangeTypes: exchangeTypes,
+		ManagementVersion: rabbitVersion, ReleaseSeriesSupport: "supported", RatesMode: "basic", ExchangeTypes: exchangeTypes,
 		ProductVersion: s.cfg.Version, ProductName: "Warren", RabbitMQVersion: rabbitVersion,
-		ClusterName: s.cfg.ClusterName, ErlangVersion: runtime.Version(), ErlangFullVersion: runtime.Version(),
+		ClusterName: s.clusterNameValue(), ErlangVersion: runtime.Version(), ErlangFullVersion: runtime.Version(),
 		Node: s.cfg.NodeName, Listeners: s.listeners(), Contexts: s.contexts(),
 		SampleRetentionPolicies: map[string][]int{"global": {600, 3600, 28800, 86400}, "basic": {600, 3600},
 			"detailed": {600}},
@@ -112,12 +113,7 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request, c *caller) err
 			}
 		}
 		out.MessageStats = *channelMessageStats(t.Counters, rs)
-		out.ChurnRates = apitypes.ChurnRates{
-			ConnectionCreated: t.ConnectionsOpened, ConnectionCreatedDetails: *rateAt(rs, tConnCreated),
-			ConnectionClosed: t.ConnectionsClosed, ConnectionClosedDetails: *rateAt(rs, tConnClosed),
-			ChannelCreated: t.ChannelsOpened, ChannelCreatedDetails: *rateAt(rs, tChanCreated),
-			ChannelClosed: t.ChannelsClosed, ChannelClosedDetails: *rateAt(rs, tChanClosed),
-		}
+		out.ChurnRates = s.churn()
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
@@ -180,9 +176,26 @@ func (s *Server) node() apitypes.Node {
 		},
 		Applications: []apitypes.Application{{Name: "warren", Description: "Warren message broker", Version: s.cfg.Version},
 			{Name: "rabbit", Description: "RabbitMQ compatibility", Version: rabbitVersion}},
-		Contexts: s.contexts(), Listeners: s.listeners(), LogFiles: []string{"<stdout>"}, DBDir: dataDir,
+		Contexts: s.contexts(), LogFiles: []string{"<stdout>"}, DBDir: dataDir,
 		ConfigFiles: []string{}, EnabledPlugins: []string{"rabbitmq_management", "rabbitmq_prometheus"},
 		ClusterLinks: []any{}, MetricsGCQueueLength: map[string]int{},
+		RaOpenFileMetrics: map[string]int{"ra_log_wal": 0, "ra_log_segment_writer": 0},
+		ChurnRates:        s.churn(),
+	}
+}
+
+// churn is the connection and channel churn with its rates.
+func (s *Server) churn() apitypes.ChurnRates {
+	if s.cfg.AMQP == nil {
+		return apitypes.ChurnRates{}
+	}
+	t := s.cfg.AMQP.Totals()
+	rs := s.rates.get(totalKey{})
+	return apitypes.ChurnRates{
+		ConnectionCreated: t.ConnectionsOpened, ConnectionCreatedDetails: *rateAt(rs, tConnCreated),
+		ConnectionClosed: t.ConnectionsClosed, ConnectionClosedDetails: *rateAt(rs, tConnClosed),
+		ChannelCreated: t.ChannelsOpened, ChannelCreatedDetails: *rateAt(rs, tChanCreated),
+		ChannelClosed: t.ChannelsClosed, ChannelClosedDetails: *rateAt(rs, tChanClosed),
 	}
 }
 
@@ -198,8 +211,38 @@ func (s *Server) getNode(w http.ResponseWriter, r *http.Request, c *caller) erro
 	return nil
 }
 
+// clusterNameValue is the cluster_name global parameter, or the
+// configured name.
+func (s *Server) clusterNameValue() string {
+	for _, p := range s.cfg.Broker.GlobalParameters() {
+		if p.Name == "cluster_name" {
+			if n, ok := rawJSON(p.Value).(string); ok && n != "" {
+				return n
+			}
+		}
+	}
+	return s.cfg.ClusterName
+}
+
 func (s *Server) clusterName(w http.ResponseWriter, r *http.Request, c *caller) error {
-	writeJSON(w, http.StatusOK, apitypes.ClusterName{Name: s.cfg.ClusterName})
+	writeJSON(w, http.StatusOK, apitypes.ClusterName{Name: s.clusterNameValue()})
+	return nil
+}
+
+func (s *Server) putClusterName(w http.ResponseWriter, r *http.Request, c *caller) error {
+	b, err := decodeBody(r)
+	if err != nil {
+		return err
+	}
+	name := b.str("name")
+	if name == "" {
+		return badRequest("key_missing: name")
+	}
+	v, _ := json.Marshal(name)
+	if err := s.apply(&broker.Command{Op: broker.OpSetGlobalParameter, Name: "cluster_name", Value: v}); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 

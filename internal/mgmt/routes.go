@@ -14,6 +14,7 @@ func (s *Server) routes() {
 	h := s.handle
 	h("GET /api/overview", accMgmt, s.overview)
 	h("GET /api/cluster-name", accMgmt, s.clusterName)
+	h("PUT /api/cluster-name", accAdmin, s.putClusterName)
 	h("GET /api/nodes", accMonitor, s.listNodes)
 	h("GET /api/nodes/{node}", accMonitor, s.getNode)
 	h("GET /api/extensions", accMgmt, func(w http.ResponseWriter, r *http.Request, c *caller) error {

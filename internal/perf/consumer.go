@@ -73,11 +73,13 @@ func (k *consumer) loop(stop <-chan struct{}) error {
 		unacked   int
 	)
 	r := k.c.r
+	var completed bool // a message was completed by the frame just read
 	complete := func() {
 		state = awaitMethod
 		if k.finished.Load() {
 			return // past -D: closing; the broker requeues it
 		}
+		completed = true
 		if ts != 0 {
 			k.hist.Record(k.c.tr.last - ts)
 		}
@@ -154,24 +156,26 @@ func (k *consumer) loop(stop <-chan struct{}) error {
 				complete()
 			}
 		}
-		if state != awaitMethod {
-			continue
-		}
-		// After a whole message: per-message limits.
-		if unacked > 0 && !k.autoAck && k.every > 0 && unacked >= k.every {
-			k.ack()
-			unacked = 0
-		}
-		if k.limit > 0 && k.received.Load()+count >= k.limit && !k.finished.Load() {
-			k.finished.Store(true)
-			k.received.Add(count)
-			count = 0
-			k.close()
-			continue
-		}
 		limited := k.lim.rate > 0
-		if limited && count > 0 && k.lim.take(1, stop) == 0 {
-			continue
+		if completed {
+			// After a whole message: -A, -D and -R.
+			completed = false
+			if !k.autoAck && k.every > 0 && unacked >= k.every {
+				k.ack()
+				unacked = 0
+			}
+			if k.limit > 0 && k.received.Load()+count >= k.limit {
+				k.finished.Store(true)
+				k.received.Add(count)
+				count = 0
+				k.close()
+				continue
+			}
+			if limited && k.lim.take(1, stop) == 0 {
+				continue
+			}
+		} else if state != awaitMethod {
+			continue // inside a message
 		}
 		if r.Buffered() == 0 || limited || count >= maxChunk {
 			// End of what one read brought in (or of a slow consumer's

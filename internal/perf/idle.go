@@ -176,16 +176,38 @@ func declareIdleQueues(ctx context.Context, cfg *Config, u URI, out io.Writer) (
 	return c, nil
 }
 
-// closeIdle closes connections: connection.close to all, a moment for the
-// broker to answer, then the sockets.
+// closeIdle closes connections properly, a few at a time: connection.close,
+// wait (bounded) for close-ok, close the socket. A broker that is slow to
+// tear down thousands of connections is not flooded with resets.
 func closeIdle(conns []*conn) {
+	work := make(chan *conn)
+	var wg sync.WaitGroup
+	for range min(len(conns), 64) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for c := range work {
+				c.sendClose(nil)
+				_ = c.nc.SetReadDeadline(time.Now().Add(closeTimeout))
+				r := amqp.NewReader(c.nc, 512)
+				for {
+					f, err := r.ReadFrame()
+					if err != nil {
+						break
+					}
+					if f.Type == amqp.FrameMethod {
+						if cid, mid, _, err := amqp.ParseMethod(f.Payload); err != nil || isCloseOk(cid, mid) {
+							break
+						}
+					}
+				}
+				c.finish(nil)
+			}
+		}()
+	}
 	for _, c := range conns {
-		c.sendClose(nil)
+		work <- c
 	}
-	if len(conns) > 0 {
-		time.Sleep(min(time.Duration(len(conns))*100*time.Microsecond+100*time.Millisecond, 2*time.Second))
-	}
-	for _, c := range conns {
-		c.finish(nil)
-	}
+	close(work)
+	wg.Wait()
 }

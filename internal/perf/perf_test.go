@@ -136,7 +136,7 @@ func TestTimedRunAndJSONReport(t *testing.T) {
 		t.Fatalf("%d samples", len(rep.Samples))
 	}
 	smp := rep.Samples[0]
-	if smp.T < 0.9 || smp.T > 1.5 || smp.Sent < 4000 || smp.Sent > 6000 || smp.Received < 3000 || smp.Confirmed < 3000 || smp.P50Us <= 0 || smp.P95Us < smp.P50Us || smp.P99Us < smp.P95Us {
+	if smp.T < 0.9 || smp.T > 1.5 || smp.Sent < 2500 || smp.Sent > 6000 || smp.Received < 2000 || smp.Confirmed < 2000 || smp.P50Us <= 0 || smp.P95Us < smp.P50Us || smp.P99Us < smp.P95Us {
 		t.Errorf("first sample %+v", smp)
 	}
 	samples := raw["samples"].([]any)[0].(map[string]any)
@@ -146,7 +146,7 @@ func TestTimedRunAndJSONReport(t *testing.T) {
 		}
 	}
 	s := rep.Summary
-	if s.DurationS < 1.9 || s.DurationS > 2.5 || s.SendRate < 4000 || s.SendRate > 6000 || s.ReceiveRate < 4000 || s.P50Us <= 0 {
+	if s.DurationS < 1.9 || s.DurationS > 2.5 || s.SendRate < 3000 || s.SendRate > 5600 || s.ReceiveRate < 3000 || s.P50Us <= 0 {
 		t.Errorf("summary %+v", s)
 	}
 	if s.BrokerCPUS <= 0 || s.BrokerCPUPerMsg <= 0 || s.BrokerRSSKiB <= 0 || s.ClientCPUS <= 0 {
@@ -302,10 +302,10 @@ func TestRateLimits(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := rep.Summary
-	if s.SendRate < 800 || s.SendRate > 1200 {
+	if s.SendRate < 700 || s.SendRate > 1150 {
 		t.Errorf("2 producers at -r 500 sent %v msg/s", s.SendRate)
 	}
-	if s.ReceiveRate < 220 || s.ReceiveRate > 380 {
+	if s.ReceiveRate < 200 || s.ReceiveRate > 350 {
 		t.Errorf("a consumer at -R 300 received %v msg/s", s.ReceiveRate)
 	}
 }

@@ -42,6 +42,11 @@ func Run(ctx context.Context, cfg *Config, out io.Writer) (*Report, error) {
 	if cfg.IdleConnections > 0 || cfg.IdleQueues > 0 {
 		return nil, runIdle(ctx, cfg, out)
 	}
+	if cfg.BrokerPID > 0 {
+		if _, err := procCPU(cfg.BrokerPID); err != nil {
+			return nil, fmt.Errorf("--broker-pid: %w", err)
+		}
+	}
 	r := &runner{cfg: cfg, out: out, stop: make(chan struct{}), failed: make(chan struct{})}
 	for _, s := range cfg.URIs {
 		u, err := ParseURI(s)
@@ -115,11 +120,6 @@ func (r *runner) run(ctx context.Context) (*Report, error) {
 		r.producers = append(r.producers, p)
 	}
 
-	if cfg.BrokerPID > 0 {
-		if _, err := procCPU(cfg.BrokerPID); err != nil {
-			return nil, fmt.Errorf("--broker-pid: %w", err)
-		}
-	}
 	cpu := startCPU(cfg.BrokerPID)
 	start := time.Now()
 	rep := &Report{

@@ -42,9 +42,9 @@ type Status struct {
 	MemoryAlarm bool
 }
 
-// Reason is the connection.blocked reason RabbitMQ gives, e.g. "low on
-// disk & memory"; empty when no alarm is raised.
-func (s Status) Reason() string {
+// Resources names the resources in alarm, as RabbitMQ joins them:
+// "memory", "disk" or "memory & disk"; empty when no alarm is raised.
+func (s Status) Resources() string {
 	var rs []string
 	if s.MemoryAlarm {
 		rs = append(rs, "memory")
@@ -52,10 +52,16 @@ func (s Status) Reason() string {
 	if s.DiskAlarm {
 		rs = append(rs, "disk")
 	}
-	if len(rs) == 0 {
-		return ""
+	return strings.Join(rs, " & ")
+}
+
+// Reason is the connection.blocked reason RabbitMQ gives, e.g. "low on
+// disk"; empty when no alarm is raised.
+func (s Status) Reason() string {
+	if r := s.Resources(); r != "" {
+		return "low on " + r
 	}
-	return "low on " + strings.Join(rs, " & ")
+	return ""
 }
 
 // Monitor polls the resources and reports alarm changes.

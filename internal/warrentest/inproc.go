@@ -65,7 +65,7 @@ func StartInProc(t testing.TB, cfg InProcConfig) *InProc {
 		t.Fatal(err)
 	}
 	var srvp atomic.Pointer[amqpserver.Server]
-	st, rec, err := segment.Open(filepath.Join(dir, "msgs"), segment.Options{Log: log, OnSync: func(lsn uint64) {
+	st, rec, err := segment.Open(filepath.Join(dir, "msgs"), segment.Options{Log: log, SegmentSize: 4 << 20, OnSync: func(lsn uint64) {
 		if s := srvp.Load(); s != nil {
 			s.Synced(lsn)
 		}

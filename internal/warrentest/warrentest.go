@@ -224,7 +224,9 @@ func (n *Node) start(t testing.TB) error {
 	}
 	args = append(args, n.opts.args...)
 	cmd := exec.Command(n.bin, args...)
-	cmd.Env = append(withoutWarrenEnv(os.Environ()), n.opts.env...)
+	// Small store segments: each node preallocates one, and tests start
+	// many nodes (options can override it).
+	cmd.Env = append(append(withoutWarrenEnv(os.Environ()), "WARREN_MSG_STORE_FILE_SIZE_LIMIT=4MiB"), n.opts.env...)
 	out := newLogBuffer()
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = sysProcAttr()

@@ -188,6 +188,7 @@ type Context struct {
 // Overview is GET /api/overview.
 type Overview struct {
 	ManagementVersion       string           `json:"management_version"`
+	ReleaseSeriesSupport    string           `json:"release_series_support_status"`
 	RatesMode               string           `json:"rates_mode"`
 	SampleRetentionPolicies map[string][]int `json:"sample_retention_policies,omitempty"`
 	ExchangeTypes           []ExchangeType   `json:"exchange_types"`
@@ -253,6 +254,8 @@ type Node struct {
 	EnabledPlugins         []string        `json:"enabled_plugins"`
 	ClusterLinks           []any           `json:"cluster_links"`
 	MetricsGCQueueLength   map[string]int  `json:"metrics_gc_queue_length"`
+	RaOpenFileMetrics      map[string]int  `json:"ra_open_file_metrics"`
+	ChurnRates                             // connection_created, queue_declared, ... as on the overview
 }
 
 // AuthMechanism is one entry of node.auth_mechanisms.
@@ -571,6 +574,8 @@ type Channel struct {
 	GarbageCollection      map[string]int    `json:"garbage_collection"`
 	MessageStats           *MessageStats     `json:"message_stats,omitempty"`
 	ConsumerDetails        []Consumer        `json:"consumer_details,omitempty"` // single channel only
+	Publishes              *[]any            `json:"publishes,omitempty"`        // single channel only: per-exchange publish stats
+	Deliveries             *[]any            `json:"deliveries,omitempty"`       // single channel only: per-queue delivery stats
 }
 
 // ChannelDetails is consumer.channel_details.

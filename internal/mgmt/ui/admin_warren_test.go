@@ -52,7 +52,7 @@ func TestUIAdminWithWarren(t *testing.T) {
 	b.goTo("#/definitions", "definitions")
 	b.click("#export-form button[type=submit]")
 	b.waitJS("exported", `document.querySelector('#export-result .notice') !== null`, 15*time.Second)
-	if got := b.text("#export-result"); !strings.Contains(got, "exchanges") || !strings.Contains(got, "users") {
+	if got := b.text("#export-result"); !strings.Contains(got, "exchange") || !strings.Contains(got, "user") {
 		t.Errorf("export notice = %q", got)
 	}
 	defs := filepath.Join(t.TempDir(), "defs.json")

@@ -91,7 +91,10 @@ func TestUIQueuesPageWith10000Queues(t *testing.T) {
 	rows := func(n int) string {
 		return fmt.Sprintf(`document.querySelectorAll('#queues-list tbody tr[data-key]').length === %d`, n)
 	}
-	const limit = 2 * time.Second // generous: the box has 2 cores and may run -race
+	// Typically 0.3-1.5 s each on an idle 2-core box (the logged times are
+	// the measurement); the limit is loose so a box busy with other tests,
+	// or -race, does not fail it.
+	const limit = 6 * time.Second
 
 	step("open the queues page (100 per page)", func() { b.goTo("#/queues", "queues-list") },
 		rows(100)+` && document.querySelector('.pager-info').textContent.includes('10,001')`, limit)

@@ -3,6 +3,7 @@ package segment
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -228,6 +229,14 @@ func countEntries(rec *Recovery) int {
 	return n
 }
 
+var benchLog = slog.New(slog.DiscardHandler)
+
+func init() {
+	if os.Getenv("SEGMENT_BENCH_LOG") != "" {
+		benchLog = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+}
+
 func benchOpen(b *testing.B, dir string) {
 	var withRec, storeOnly float64
 	b.ReportAllocs()
@@ -237,7 +246,7 @@ func benchOpen(b *testing.B, dir string) {
 		var m0 runtime.MemStats
 		runtime.ReadMemStats(&m0)
 		b.StartTimer()
-		s, rec, err := Open(dir, Options{NoAutoCompact: true})
+		s, rec, err := Open(dir, Options{NoAutoCompact: true, Log: benchLog})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -2,7 +2,6 @@ package segment
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"hash/crc32"
 	"os"
@@ -404,5 +403,3 @@ func (s *Store) checkpoint() error {
 	pruneCheckpoints(s.dir, pos)
 	return nil
 }
-
-var errNoCheckpoint = errors.New("no checkpoint")

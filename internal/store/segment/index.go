@@ -19,9 +19,9 @@ type segment struct {
 
 	// What keeps the segment: while any of these is non-zero, or any
 	// segment in deps still exists, the file must stay.
-	enq    int64 // live enqueue records in this segment
-	refs   int64 // live queue references to bodies in this segment
-	fixed  int64 // of refs, those compaction cannot move: non-durable enqueues
+	enq   int64 // live enqueue records in this segment
+	refs  int64 // live queue references to bodies in this segment
+	fixed int64 // of refs, those compaction cannot move: non-durable enqueues
 	// (no record says where they point) and enqueue records in other segments
 	holds int64 // transient bodies awaiting Release
 	loose bool  // WriteMessage wrote a durable body here that Enqueue may still claim

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/warrenmq/warren/internal/store"
 )
@@ -61,7 +62,6 @@ func Open(dir string, opt Options) (*Store, *Recovery, error) {
 	s.maintWG.Add(2)
 	go s.maintLoop()
 	go s.preallocLoop()
-	s.spareCh <- struct{}{}
 	return s, rec, nil
 }
 
@@ -113,6 +113,10 @@ func parseSegName(name string) (uint32, bool) {
 
 func open(dir string, opt Options) (*Store, *Recovery, error) {
 	log := opt.Log
+	t0 := time.Now()
+	phase := func(name string) {
+		log.Debug("segment: open", "phase", name, "elapsed", time.Since(t0))
+	}
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, nil, err
@@ -168,6 +172,7 @@ func open(dir string, opt Options) (*Store, *Recovery, error) {
 	if st == nil {
 		st = newRState()
 	}
+	phase("checkpoint loaded")
 
 	// replay the log after it
 	files := make(map[uint32]*os.File, len(ids))
@@ -223,6 +228,7 @@ func open(dir string, opt Options) (*Store, *Recovery, error) {
 		lastEnd = end
 	})
 	rec.Replayed = replayed
+	phase("replayed")
 	if ioErr != nil {
 		closeAll()
 		return nil, nil, ioErr
@@ -291,7 +297,9 @@ func open(dir string, opt Options) (*Store, *Recovery, error) {
 		closeAll()
 		return nil, nil, err
 	}
+	phase("synced")
 	st.finalize(func(id uint32) bool { _, ok := sizes[id]; return ok }, log)
+	phase("finalized")
 
 	s := &Store{
 		dir:      dir,
@@ -383,6 +391,7 @@ func open(dir string, opt Options) (*Store, *Recovery, error) {
 		if len(o.ents) > 0 {
 			out := make([]Entry, len(o.ents))
 			var r *run
+			var eg, bg *segment
 			for i, e := range o.ents {
 				out[i] = Entry{Seq: e.seq, Ref: e.ref, Size: e.size, Redelivered: e.flags&eRedelivered != 0}
 				if r == nil || r.eseg != e.eseg || r.bseg != e.ref.Segment || e.seq-r.last > runGap {
@@ -390,11 +399,16 @@ func open(dir string, opt Options) (*Store, *Recovery, error) {
 					ow.runs = append(ow.runs, r)
 				}
 				r.add(e.seq, e.flags&eRedelivered != 0)
-				s.segs[e.eseg].enq++
-				b := s.segs[e.ref.Segment]
-				b.refs++
+				if eg == nil || eg.id != e.eseg {
+					eg = s.segs[e.eseg]
+				}
+				eg.enq++
+				if bg == nil || bg.id != e.ref.Segment {
+					bg = s.segs[e.ref.Segment]
+				}
+				bg.refs++
 				if e.eseg != e.ref.Segment {
-					b.fixed++
+					bg.fixed++
 				}
 			}
 			rec.Queues[o.name] = out
@@ -409,6 +423,9 @@ func open(dir string, opt Options) (*Store, *Recovery, error) {
 		s.owners[o.name] = ow
 		s.byID[o.id] = ow
 	}
+	phase("index built")
+	log.Info("segment: recovered", "queues", len(rec.Queues), "checkpoint", rec.Checkpoint,
+		"replayed", rec.Replayed, "truncated", rec.Truncated, "corrupt", rec.Corrupt, "took", time.Since(t0))
 	return s, rec, nil
 }
 

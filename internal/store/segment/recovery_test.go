@@ -1,6 +1,7 @@
 package segment
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -33,7 +34,7 @@ func tornBase(t *testing.T, n int) (string, []published) {
 	if err := s.Flush(ctxT(t)); err != nil {
 		t.Fatal(err)
 	}
-	base := copyDir(t, dir)
+	base := snapshot(t, s)
 	mustClose(t, s)
 	return base, pubs
 }
@@ -165,7 +166,7 @@ func TestCorruptMiddleSegment(t *testing.T) {
 	if err := s.Flush(ctxT(t)); err != nil {
 		t.Fatal(err)
 	}
-	crashed := copyDir(t, dir)
+	crashed := snapshot(t, s)
 	mustClose(t, s)
 	files := segFiles(t, crashed)
 	if len(files) < 4 {
@@ -238,8 +239,8 @@ func TestCheckpointEqualsReplay(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.reclaim() // let deletions settle so both copies see the same files
-	withCkp := copyDir(t, dir)
-	noCkp := copyDir(t, dir)
+	withCkp := snapshot(t, s)
+	noCkp := snapshot(t, s)
 	mustClose(t, s)
 	ckps := 0
 	ents, _ := os.ReadDir(noCkp)
@@ -281,15 +282,17 @@ func TestRandomWorkload(t *testing.T) {
 				m.step(t, s, rng)
 				switch r := rng.IntN(400); {
 				case r == 0: // clean restart
+					m.why = fmt.Sprintf("restart at step %d", i)
 					mustClose(t, s)
 					var rec *Recovery
 					s, rec = mustOpen(t, dir, opt)
 					m.check(t, s, rec)
 				case r == 1: // crash: everything flushed survives
+					m.why = fmt.Sprintf("crash at step %d", i)
 					if err := s.Flush(ctxT(t)); err != nil {
 						t.Fatal(err)
 					}
-					crashed := copyDir(t, dir)
+					crashed := snapshot(t, s)
 					mustClose(t, s)
 					dir = crashed
 					var rec *Recovery
@@ -318,6 +321,7 @@ func TestRandomWorkload(t *testing.T) {
 
 // model mirrors what the store should hold.
 type model struct {
+	why    string
 	queues map[string]*mqueue
 	names  []string
 	bodies int
@@ -443,7 +447,43 @@ func (m *model) check(t *testing.T, s *Store, rec *Recovery) {
 		slices.Sort(want)
 		got := rec.Queues[name]
 		if !slices.Equal(seqs(got), want) {
-			t.Fatalf("queue %s: recovered %v\nwant %v", name, seqs(got), want)
+			var missing, extra []string
+			for _, w := range want {
+				if !slices.Contains(seqs(got), w) {
+					missing = append(missing, fmt.Sprintf("%d@%v", w, q.ents[w].ref))
+				}
+			}
+			for _, g := range got {
+				if !slices.Contains(want, g.Seq) {
+					extra = append(extra, fmt.Sprintf("%d@%v", g.Seq, g.Ref))
+				}
+			}
+			t.Errorf("queue %s (%s): missing %v, extra %v; checkpoint %v replayed %d", name, m.why, missing, extra, rec.Checkpoint, rec.Replayed)
+			// post-mortem: the same directory without checkpoints
+			cp := snapshot(t, s)
+			ents, _ := os.ReadDir(cp)
+			for _, e := range ents {
+				if _, ok := parseCkpName(e.Name()); ok {
+					os.Remove(filepath.Join(cp, e.Name()))
+				}
+			}
+			if s2, rec2, err := Open(cp, Options{}); err == nil {
+				t.Logf("full replay: %v", seqs(rec2.Queues[name]))
+				s2.Close()
+			}
+			for _, id := range segFiles(t, s.dir) {
+				f, _ := os.Open(filepath.Join(s.dir, segName(id)))
+				scanSegment(f, segHeaderSize, -1, func(off int64, h recHeader, p []byte) {
+					switch h.typ {
+					case recOwner:
+						t.Logf("seg %d owner %d = %s", id, h.owner, p)
+					case recDeleteOwner, recCompacted:
+						t.Logf("seg %d %s owner %d seq %d", id, h.typ, h.owner, h.seq)
+					}
+				})
+				f.Close()
+			}
+			t.FailNow()
 		}
 		for _, g := range got {
 			e := q.ents[g.Seq]
@@ -452,6 +492,19 @@ func (m *model) check(t *testing.T, s *Store, rec *Recovery) {
 			}
 			if g.Size != uint32(len(e.m.Body)) {
 				t.Fatalf("queue %s seq %d: size %d, want %d", name, g.Seq, g.Size, len(e.m.Body))
+			}
+			if _, err := s.Read(g.Ref); err != nil {
+				fi, _ := os.Stat(s.segPath(g.Ref.Segment))
+				b, _ := os.ReadFile(s.segPath(g.Ref.Segment))
+				var sz int64
+				if fi != nil {
+					sz = fi.Size()
+				}
+				t.Logf("queue %s seq %d ref %v (%s): file size %d, model ref %v, ckp %v replayed %d trunc %d corrupt %v", name, g.Seq, g.Ref, m.why, sz, e.ref, rec.Checkpoint, rec.Replayed, rec.Truncated, rec.Corrupt)
+				if int(g.Ref.Offset)+64 <= len(b) {
+					t.Logf("bytes %x", b[g.Ref.Offset:g.Ref.Offset+64])
+				}
+				dumpRecords(t, s.dir, g.Seq)
 			}
 			mustRead(t, s, g.Ref, e.m)
 			e.ref = g.Ref

@@ -209,14 +209,23 @@ func (st *rstate) apply(seg uint32, h recHeader, p []byte) {
 	}
 }
 
-func leU32(p []byte) uint32 { return uint32(p[0]) | uint32(p[1])<<8 | uint32(p[2])<<16 | uint32(p[3])<<24 }
+func leU32(p []byte) uint32 {
+	return uint32(p[0]) | uint32(p[1])<<8 | uint32(p[2])<<16 | uint32(p[3])<<24
+}
 
 // finalize drops what the segments on disk no longer back: entries whose
 // enqueue record or body is in a segment that is gone or was compacted
 // away (such an entry was acked or moved before the segment went), deleted
 // owners, and dependencies on missing segments.
 func (st *rstate) finalize(exists func(uint32) bool, log *slog.Logger) {
-	gone := func(id uint32) bool { return !exists(id) || st.condemned[id] }
+	var lastID uint32
+	var lastGone bool
+	gone := func(id uint32) bool {
+		if id != lastID || id == 0 {
+			lastID, lastGone = id, !exists(id) || st.condemned[id]
+		}
+		return lastGone
+	}
 	byName := make(map[string]*rowner)
 	for id, o := range st.owners {
 		if o.deleted {

@@ -27,7 +27,7 @@ var _ store.MessageLog = (*Store)(nil)
 
 // Defaults for Options.
 const (
-	DefaultSegmentSize     = 64 << 20
+	DefaultSegmentSize     = 16 << 20 // RabbitMQ's msg_store_file_size_limit default
 	DefaultMaxBuffer       = 64 << 20
 	DefaultCheckpointEvery = 256 << 20
 	DefaultLazySync        = 100 * time.Millisecond
@@ -42,7 +42,7 @@ const (
 // Options configure a Store. The zero value is usable.
 type Options struct {
 	// SegmentSize is the size at which the head segment is sealed and a new
-	// one started (default 64 MiB, at most 1 GiB). A record never spans
+	// one started (default 16 MiB, at most 1 GiB). A record never spans
 	// segments; one bigger than SegmentSize gets a segment of its own.
 	SegmentSize int64
 	// MaxBuffer bounds the bytes written but not yet on disk (default
@@ -173,6 +173,7 @@ type Store struct {
 	backoff       time.Duration
 	truncate      bool // segments must be cut back to their durable size before writing
 	commitCh      chan struct{}
+	lastCommit    time.Time // end of the last successful commit
 
 	closed      bool // no new writes
 	closing     bool // the syncer should make its final commit and exit
@@ -186,6 +187,7 @@ type Store struct {
 	spareSize int64
 	spareCh   chan struct{}
 	trimHint  bool // a sealed preallocated segment may need trimming
+	spareAsk  bool // the preallocator was asked for a spare for the next rollover
 
 	ckpPath string // newest checkpoint written or loaded
 	ckpPos  uint64
@@ -273,6 +275,7 @@ func (s *Store) rolloverLocked() {
 	s.appendLSN = mkLSN(id, segHeaderSize)
 	s.reclaimHint = true
 	s.trimHint = true
+	s.spareAsk = false
 	s.kickMaintLocked()
 }
 
@@ -321,6 +324,14 @@ func (s *Store) advanceLocked(n int) uint64 {
 	s.appendLSN = mkLSN(g.id, g.size)
 	if s.pendingBytes >= chunkSize {
 		s.kickLocked()
+	}
+	if !s.spareAsk && g.size > s.opt.SegmentSize/2 {
+		// half full: have the next segment's file ready before it is needed
+		s.spareAsk = true
+		select {
+		case s.spareCh <- struct{}{}:
+		default:
+		}
 	}
 	return s.appendLSN
 }

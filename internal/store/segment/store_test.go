@@ -83,6 +83,26 @@ func segFiles(t testing.TB, dir string) []uint32 {
 	return ids
 }
 
+// snapshot returns a crash image of the running store s after a Flush:
+// background compaction, checkpoints and segment deletion are held off
+// while the files are copied, so the copy is a state the disk could really
+// be in at a crash (a plain copy racing with them is not).
+func snapshot(t testing.TB, s *Store) string {
+	t.Helper()
+	if err := s.Flush(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	s.compactMu.Lock()
+	s.ckpMu.Lock()
+	s.reclaimMu.Lock()
+	defer func() {
+		s.reclaimMu.Unlock()
+		s.ckpMu.Unlock()
+		s.compactMu.Unlock()
+	}()
+	return copyDir(t, s.dir)
+}
+
 // testDir returns a new empty directory, in memory (/dev/shm) when the
 // system has it: these tests are about logic, and fsyncs on a real disk
 // would make them slow. Tests that are about the disk use t.TempDir.
@@ -268,7 +288,7 @@ func TestAckDeliveredDeleteRestart(t *testing.T) {
 	if err := s.Flush(ctxT(t)); err != nil {
 		t.Fatal(err)
 	}
-	crashed := copyDir(t, dir) // recovery by replay, no checkpoint
+	crashed := snapshot(t, s) // recovery by replay, no checkpoint
 	mustClose(t, s)
 
 	for _, d := range []string{dir, crashed} {
@@ -402,7 +422,7 @@ func TestAckOutlivesNoEnqueue(t *testing.T) {
 	if files[0] != 1 {
 		t.Fatalf("segment 1 (live) deleted: %v", files)
 	}
-	crashed := copyDir(t, dir)
+	crashed := snapshot(t, s)
 	s2, rec := mustOpen(t, crashed, opt)
 	if !slices.Equal(seqs(rec.Queues["q"]), nil) || len(rec.Queues["keep"]) != 1 {
 		t.Fatalf("after reclaim and crash: %v (acked message resurrected?)", rec.Queues)
@@ -417,7 +437,7 @@ func TestAckOutlivesNoEnqueue(t *testing.T) {
 	if len(files) > 3 || files[0] == 1 {
 		t.Fatalf("after compaction files %v", files)
 	}
-	crashed = copyDir(t, dir)
+	crashed = snapshot(t, s)
 	mustClose(t, s)
 	for _, d := range []string{dir, crashed} {
 		s, rec := mustOpen(t, d, opt)
@@ -488,7 +508,7 @@ func TestCompaction(t *testing.T) {
 	}
 	mustRead(t, s, tref, msg(999, 50))
 	s.Wait(ctxT(t), s.Ack("slow", keep[0].seq))
-	crashed := copyDir(t, dir)
+	crashed := snapshot(t, s)
 	mustClose(t, s)
 	for _, d := range []string{dir, crashed} {
 		s, rec := mustOpen(t, d, opt)

@@ -2,8 +2,10 @@ package segment
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"time"
 )
@@ -39,6 +41,13 @@ func (s *Store) syncLoop() {
 			}
 			timer.Stop()
 			continue
+		}
+		if s.force && !s.closing && s.pendingBytes < chunkSize && time.Since(s.lastCommit) < 200*time.Microsecond {
+			// Writers woken by the last commit are still appending: give
+			// them a moment so one fsync covers them all.
+			s.mu.Unlock()
+			runtime.Gosched()
+			s.mu.Lock()
 		}
 		s.commitLocked() // unlocks
 	}
@@ -196,6 +205,7 @@ func (s *Store) commitLocked() {
 	s.backoff = 0
 	s.synced.Store(target)
 	s.notifyLocked()
+	s.lastCommit = time.Now()
 	ckp := s.opt.CheckpointEvery > 0 && s.sinceCkp >= s.opt.CheckpointEvery
 	hint := s.reclaimHint
 	trim := s.trimHint
@@ -409,20 +419,14 @@ func (s *Store) createSegment(g *segment) error {
 	g.prealloc = prealloc
 	s.mu.Unlock()
 	s.dirDirty = true
-	select {
-	case s.spareCh <- struct{}{}:
-	default:
-	}
 	return nil
 }
-
-const spareName = "prealloc.tmp"
 
 // preallocLoop keeps one zero-filled, synced spare segment file ready.
 func (s *Store) preallocLoop() {
 	defer s.maintWG.Done()
 	zeros := make([]byte, 1<<20)
-	for {
+	for n := 0; ; n++ {
 		select {
 		case <-s.quit:
 			return
@@ -434,7 +438,8 @@ func (s *Store) preallocLoop() {
 		if have {
 			continue
 		}
-		path := filepath.Join(s.dir, spareName)
+		// a new name each time: the previous spare may be being renamed
+		path := filepath.Join(s.dir, fmt.Sprintf("prealloc-%d.tmp", n))
 		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
 		if err != nil {
 			continue
@@ -486,7 +491,7 @@ func (s *Store) trimSealed() {
 	}
 	s.mu.Unlock()
 	for _, g := range cut {
-		if err := g.f.Truncate(g.size); err != nil {
+		if err := g.f.Truncate(g.size); err != nil && !errors.Is(err, os.ErrClosed) {
 			s.log.Warn("segment: trim sealed segment", "segment", g.id, "err", err)
 		}
 	}
