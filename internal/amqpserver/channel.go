@@ -704,11 +704,13 @@ func (ch *channel) route(x *broker.Exchange, m *broker.Message, mandatory bool) 
 }
 
 // flushConfirms sends the confirms that are due; publishes still waiting
-// for the disk are confirmed by the store's sync callback instead.
+// for the disk are confirmed by the store's sync callback instead. The
+// channel registers for that callback before reading the synced position,
+// so no sync can slip in between unnoticed.
 func (ch *channel) flushConfirms() {
 	ch.dirty = false
-	ch.cf.flush(ch.c.srv.cfg.Broker.Synced())
 	if ch.cf.pendingDurable() {
 		ch.c.srv.waitSync(ch)
 	}
+	ch.cf.flush(ch.c.srv.cfg.Broker.Synced())
 }

@@ -97,20 +97,15 @@ func (s *Server) waitSync(ch *channel) {
 }
 
 // Synced is called by the message store after each group commit: confirms
-// waiting for it go out now, from the store's goroutine.
+// waiting for it go out now, from the store's goroutine. syncMu is held
+// throughout, so a channel registering meanwhile is not dropped.
 func (s *Server) Synced(lsn uint64) {
 	s.syncMu.Lock()
-	chs := make([]*channel, 0, len(s.syncWaiters))
+	defer s.syncMu.Unlock()
 	for ch := range s.syncWaiters {
-		chs = append(chs, ch)
-	}
-	s.syncMu.Unlock()
-	for _, ch := range chs {
 		ch.cf.flush(lsn)
 		if !ch.cf.pendingDurable() {
-			s.syncMu.Lock()
 			delete(s.syncWaiters, ch)
-			s.syncMu.Unlock()
 		}
 	}
 }
