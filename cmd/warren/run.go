@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
+	_ "net/http/pprof" // only served when WARREN_PPROF_ADDR is set
 	"os"
 	"path/filepath"
 	"runtime/pprof"
@@ -37,6 +39,10 @@ import (
 func runServer(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return fmt.Errorf("data dir: %w", err)
+	}
+	// WARREN_PPROF_ADDR=host:port serves net/http/pprof, for profiling.
+	if addr := os.Getenv("WARREN_PPROF_ADDR"); addr != "" {
+		go func() { log.Warn("pprof server ended", "err", http.ListenAndServe(addr, nil)) }()
 	}
 	// WARREN_CPUPROFILE=FILE profiles the whole run, for `go tool pprof`.
 	if path := os.Getenv("WARREN_CPUPROFILE"); path != "" {

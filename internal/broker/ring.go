@@ -1,67 +1,91 @@
 package broker
 
-// ring is a growable FIFO ring buffer. The zero value is empty and usable.
+// ring is a FIFO deque kept in fixed-size blocks: a queue of millions of
+// entries never needs one huge array (nor the old and new copies side by
+// side while growing), and drained blocks go back to the runtime at once.
+// The zero value is empty and usable.
 type ring[T any] struct {
-	buf  []T
-	head int
-	n    int
+	blocks []*[blockSize]T
+	head   int // index of the front element in blocks[0]
+	n      int
+	spare  *[blockSize]T // one drained block kept for reuse
 }
+
+const blockSize = 512
 
 func (r *ring[T]) Len() int { return r.n }
 
-func (r *ring[T]) grow() {
-	size := len(r.buf) * 2
-	if size < 16 {
-		size = 16
+func (r *ring[T]) newBlock() *[blockSize]T {
+	if b := r.spare; b != nil {
+		r.spare = nil
+		return b
 	}
-	nb := make([]T, size)
-	for i := 0; i < r.n; i++ {
-		nb[i] = r.buf[(r.head+i)%len(r.buf)]
-	}
-	r.buf, r.head = nb, 0
+	return new([blockSize]T)
 }
 
+// PushBack appends v.
 func (r *ring[T]) PushBack(v T) {
-	if r.n == len(r.buf) {
-		r.grow()
+	end := r.head + r.n
+	if end == len(r.blocks)*blockSize {
+		r.blocks = append(r.blocks, r.newBlock())
 	}
-	r.buf[(r.head+r.n)%len(r.buf)] = v
+	r.blocks[end/blockSize][end%blockSize] = v
 	r.n++
 }
 
+// PushFront prepends v.
 func (r *ring[T]) PushFront(v T) {
-	if r.n == len(r.buf) {
-		r.grow()
+	if r.head == 0 {
+		r.blocks = append(r.blocks, nil)
+		copy(r.blocks[1:], r.blocks)
+		r.blocks[0] = r.newBlock()
+		r.head = blockSize
 	}
-	r.head = (r.head - 1 + len(r.buf)) % len(r.buf)
-	r.buf[r.head] = v
+	r.head--
+	r.blocks[0][r.head] = v
 	r.n++
+}
+
+// Ptr returns a pointer to the i-th element from the front.
+func (r *ring[T]) Ptr(i int) *T {
+	j := r.head + i
+	return &r.blocks[j/blockSize][j%blockSize]
 }
 
 // At returns the i-th element from the front.
-func (r *ring[T]) At(i int) T { return r.buf[(r.head+i)%len(r.buf)] }
+func (r *ring[T]) At(i int) T { return *r.Ptr(i) }
 
-// Ptr returns a pointer to the i-th element from the front.
-func (r *ring[T]) Ptr(i int) *T { return &r.buf[(r.head+i)%len(r.buf)] }
+// Front returns the first element.
+func (r *ring[T]) Front() T { return r.blocks[0][r.head] }
 
-func (r *ring[T]) Front() T { return r.buf[r.head] }
-
+// PopFront removes and returns the first element.
 func (r *ring[T]) PopFront() T {
 	var zero T
-	v := r.buf[r.head]
-	r.buf[r.head] = zero
-	r.head = (r.head + 1) % len(r.buf)
+	b := r.blocks[0]
+	v := b[r.head]
+	b[r.head] = zero
+	r.head++
 	r.n--
-	if r.n == 0 {
-		r.head = 0
-		if len(r.buf) > 1024 {
-			r.buf = nil // let a drained big queue give its memory back
+	if r.head == blockSize || r.n == 0 {
+		if r.n == 0 {
+			r.head = 0
+			if len(r.blocks) == 1 {
+				return v // keep the only block
+			}
+		} else {
+			r.head = 0
+		}
+		r.blocks[0] = nil
+		r.blocks = r.blocks[1:]
+		if r.spare == nil {
+			r.spare = b
 		}
 	}
 	return v
 }
 
-// Insert puts v at position i (0 = front), shifting the shorter side.
+// Insert puts v at position i (0 = front), shifting later elements back.
+// It is O(n) and used only for requeues into the middle of a queue.
 func (r *ring[T]) Insert(i int, v T) {
 	if i <= 0 {
 		r.PushFront(v)
@@ -71,7 +95,7 @@ func (r *ring[T]) Insert(i int, v T) {
 		r.PushBack(v)
 		return
 	}
-	r.PushBack(v) // make room at the back, then shift [i, n-1) right by one
+	r.PushBack(v)
 	for j := r.n - 1; j > i; j-- {
 		*r.Ptr(j) = r.At(j - 1)
 	}
@@ -80,5 +104,5 @@ func (r *ring[T]) Insert(i int, v T) {
 
 // Clear drops everything.
 func (r *ring[T]) Clear() {
-	r.buf, r.head, r.n = nil, 0, 0
+	*r = ring[T]{}
 }

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -491,9 +492,13 @@ func TestErrors(t *testing.T) {
 		t.Errorf("bad password: exit %d, %q", code, errOut)
 	}
 
+	var mu sync.Mutex
 	var mode string
-	f.intercept = func(w http.ResponseWriter, r *http.Request) bool {
-		switch mode {
+	f.setIntercept(func(w http.ResponseWriter, r *http.Request) bool {
+		mu.Lock()
+		m := mode
+		mu.Unlock()
+		switch m {
 		case "500":
 			http.Error(w, `{"error":"internal_server_error","reason":"boom"}`, http.StatusInternalServerError)
 		case "html":
@@ -508,7 +513,7 @@ func TestErrors(t *testing.T) {
 			return false
 		}
 		return true
-	}
+	})
 	for _, tt := range []struct {
 		mode string
 		args []string
@@ -523,13 +528,15 @@ func TestErrors(t *testing.T) {
 		{"404", []string{"list_connections"}, ExitUnavailable, "does not support list_connections over the HTTP API yet (GET /api/connections answered 404 Not Found)"},
 		{"503", []string{"list_channels"}, ExitUnavailable, "booting"},
 	} {
+		mu.Lock()
 		mode = tt.mode
+		mu.Unlock()
 		code, _, errOut := run(t, f, tt.args...)
 		if code != tt.code || !strings.Contains(errOut, tt.err) {
 			t.Errorf("%s %v: exit %d, want %d, stderr %q", tt.mode, tt.args, code, tt.code, errOut)
 		}
 	}
-	mode = ""
+	f.setIntercept(nil)
 
 	f.srv.Close()
 	code, out, errOut := run(t, f, "list_users")
@@ -542,13 +549,28 @@ func TestErrors(t *testing.T) {
 // Options, their positions and their defaults from the environment.
 func TestGlobalOptions(t *testing.T) {
 	f := newFixtureAPI(t)
+	f.mu.Lock()
 	f.users["admin"] = map[string]any{"name": "admin", "tags": []any{}}
+	f.mu.Unlock()
+	var mu sync.Mutex
 	var gotAuth []string
-	f.intercept = func(w http.ResponseWriter, r *http.Request) bool {
-		u, p, _ := r.BasicAuth()
-		gotAuth = append(gotAuth, u+":"+p)
-		return false
+	auths := func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(gotAuth)
 	}
+	reset := func() {
+		mu.Lock()
+		defer mu.Unlock()
+		gotAuth = nil
+	}
+	f.setIntercept(func(w http.ResponseWriter, r *http.Request) bool {
+		u, p, _ := r.BasicAuth()
+		mu.Lock()
+		gotAuth = append(gotAuth, u+":"+p)
+		mu.Unlock()
+		return false
+	})
 	env := func(kv ...string) Env {
 		return Env{Getenv: func(k string) string {
 			for i := 0; i < len(kv); i += 2 {
@@ -573,20 +595,20 @@ func TestGlobalOptions(t *testing.T) {
 		{Env{}, []string{"--node", strings.Replace(f.URL(), "http://", "http://u6:p6@", 1), "list_users"}, "u6:p6"},
 		{Env{}, []string{"--node", strings.Replace(f.URL(), "http://", "http://u6:p6@", 1), "-p", "p7", "list_users"}, "u6:p7"},
 	} {
-		gotAuth = nil
+		reset()
 		runEnv(t, tt.env, tt.args...)
-		if len(gotAuth) == 0 || gotAuth[0] != tt.auth {
-			t.Errorf("%v: auth %v, want %s", tt.args, gotAuth, tt.auth)
+		if got := auths(); len(got) == 0 || got[0] != tt.auth {
+			t.Errorf("%v: auth %v, want %s", tt.args, got, tt.auth)
 		}
 	}
 	// -p after the verb is the vhost; before it, the password.
-	gotAuth = nil
+	reset()
 	code, out, _ := runEnv(t, Env{}, "--node", f.URL(), "-p", "guest", "list_permissions", "-p", "v1", "-s")
-	if code != 0 || out != "bob\t^a\t^b\t^c\nguest\t.*\t.*\t.*\n" || gotAuth[0] != "guest:guest" {
-		t.Errorf("-p before and after the verb: exit %d, %q, auth %v", code, out, gotAuth)
+	if got := auths(); code != 0 || out != "bob\t^a\t^b\t^c\nguest\t.*\t.*\t.*\n" || len(got) == 0 || got[0] != "guest:guest" {
+		t.Errorf("-p before and after the verb: exit %d, %q, auth %v", code, out, got)
 	}
 	// A path prefix in the URL is kept.
-	f.intercept = func(w http.ResponseWriter, r *http.Request) bool {
+	f.setIntercept(func(w http.ResponseWriter, r *http.Request) bool {
 		if p, ok := strings.CutPrefix(r.URL.Path, "/prefix"); ok {
 			r.URL.Path = p
 			r.URL.RawPath = strings.TrimPrefix(r.URL.RawPath, "/prefix")
@@ -594,7 +616,7 @@ func TestGlobalOptions(t *testing.T) {
 		}
 		f.notFound(w)
 		return true
-	}
+	})
 	if code, out, errOut := runEnv(t, Env{}, "--node", f.URL()+"/prefix/", "list_users", "-s"); code != 0 || out != "admin\t[]\nguest\t[administrator]\n" {
 		t.Errorf("path prefix: exit %d, %q %q", code, out, errOut)
 	}

@@ -101,6 +101,14 @@ func plain(o *object) map[string]any {
 
 func (f *fixtureAPI) URL() string { return f.srv.URL }
 
+// setIntercept installs (or with nil removes) a function that may answer
+// requests first. It runs without f.mu held.
+func (f *fixtureAPI) setIntercept(fn func(w http.ResponseWriter, r *http.Request) bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.intercept = fn
+}
+
 // requests returns the requests seen so far, as "METHOD path?query body".
 func (f *fixtureAPI) requests() []string {
 	f.mu.Lock()
@@ -140,8 +148,9 @@ func (f *fixtureAPI) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	f.mu.Lock()
 	f.log = append(f.log, entry)
+	intercept := f.intercept
 	f.mu.Unlock()
-	if f.intercept != nil && f.intercept(w, r) {
+	if intercept != nil && intercept(w, r) {
 		return
 	}
 	if u, p, ok := r.BasicAuth(); !ok || u != "guest" || p != "guest" {

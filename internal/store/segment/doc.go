@@ -107,9 +107,21 @@
 // fast, and Flush/Wait return it; once a retry succeeds everything resumes,
 // including the confirms of what was written before the failure.
 //
+// Segment files are preallocated: once the head is half full, a background
+// goroutine zero-fills and fsyncs the next segment's file, so that the
+// syncer's fdatasyncs overwrite allocated blocks instead of growing the
+// file (which costs a journal commit per fsync on ext4 and XFS). Recovery
+// treats an all-zero record header as the end of a segment; sealed segments
+// are trimmed to their used size.
+//
+// A segment into which WriteMessage wrote a durable body is kept until the
+// head has moved two segments on, so that a body whose Enqueue comes after
+// a rollover is still there (Enqueue would fail with store.ErrReclaimed
+// otherwise); Publish has no such window.
+//
 // # On disk
 //
-// A directory holds VERSION, LOCK (flock), NNNNNNNNNN.seg segment files and
-// checkpoint-<LSN>.ckp files. The byte layouts are documented in record.go
-// and checkpoint.go.
+// A directory holds VERSION, LOCK (flock), NNNNNNNNNN.seg segment files,
+// checkpoint-<LSN>.ckp files and, transiently, prealloc-N.tmp. The byte
+// layouts are documented in record.go and checkpoint.go.
 package segment

@@ -29,7 +29,7 @@ var _ store.MessageLog = (*Store)(nil)
 const (
 	DefaultSegmentSize     = 16 << 20 // RabbitMQ's msg_store_file_size_limit default
 	DefaultMaxBuffer       = 64 << 20
-	DefaultCheckpointEvery = 256 << 20
+	DefaultCheckpointEvery = 4 << 30 // bounds crash replay to ~4 GiB; a background checkpoint briefly needs ~100 B per live message, so keep them rare
 	DefaultLazySync        = 100 * time.Millisecond
 	DefaultCompactBelow    = 0.10
 
@@ -51,7 +51,7 @@ type Options struct {
 	// deliveries and queue deletions never block.
 	MaxBuffer int64
 	// CheckpointEvery is how many bytes of log may be written between
-	// checkpoints (default 256 MiB; negative: only at Close). Recovery
+	// checkpoints (default 4 GiB; negative: only at Close). Recovery
 	// replays at most about this much log after a crash.
 	CheckpointEvery int64
 	// LazySync bounds how long acks, deliveries and queue deletions wait
