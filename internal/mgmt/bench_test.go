@@ -29,18 +29,26 @@ func declareQueues(t testing.TB, n *node, count int) {
 // fetch GETs url as guest and returns the body size.
 func fetch(t testing.TB, url string) int {
 	t.Helper()
+	n, err := tryFetch(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func tryFetch(url string) (int, error) {
 	req, _ := http.NewRequest("GET", url, nil)
 	req.SetBasicAuth("guest", "guest")
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
-		t.Fatal(err)
+		return 0, err
 	}
 	defer res.Body.Close()
 	n, _ := io.Copy(io.Discard, res.Body)
 	if res.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: %d", url, res.StatusCode)
+		return 0, fmt.Errorf("GET %s: %d", url, res.StatusCode)
 	}
-	return int(n)
+	return int(n), nil
 }
 
 // BenchmarkListQueues10k lists /api/queues with 10,000 queues: the whole
@@ -111,15 +119,20 @@ func TestListQueues10kVersusRabbitMQ(t *testing.T) {
 		time.Sleep(500 * time.Millisecond)
 	}
 	measure := func(name, base, path string) {
-		fetch(t, base+path) // warm up
+		_, _ = tryFetch(base + path) // warm up
 		const runs = 5
 		best := time.Duration(1 << 62)
 		var total time.Duration
 		var size int
 		for i := 0; i < runs; i++ {
 			start := time.Now()
-			size = fetch(t, base+path)
+			n, err := tryFetch(base + path)
+			if err != nil {
+				t.Errorf("%s: %v", name, err) // RabbitMQ answers 500 when its stats db times out under load
+				continue
+			}
 			d := time.Since(start)
+			size = n
 			total += d
 			best = min(best, d)
 		}

@@ -48,9 +48,12 @@ func (r *rates) observe(key any, now time.Time, vals ...float64) {
 	}
 	dt := now.Sub(s.at).Seconds()
 	if dt > 0 && len(s.vals) == len(vals) {
+		// A new slice: readers keep the one get handed them.
+		rs := make([]float64, len(vals))
 		for i, v := range vals {
-			s.rates[i] = (v - s.vals[i]) / dt
+			rs[i] = (v - s.vals[i]) / dt
 		}
+		s.rates = rs
 	}
 	s.at, s.vals, s.sweep = now, vals, r.sweep
 }
@@ -72,7 +75,8 @@ func (r *rates) end() {
 	r.mu.Unlock()
 }
 
-// get returns key's rates (nil when not sampled yet).
+// get returns key's rates (nil when not sampled yet); the slice is never
+// written after it is handed out.
 func (r *rates) get(key any) []float64 {
 	r.mu.RLock()
 	defer r.mu.RUnlock()

@@ -137,7 +137,14 @@ log.file.level = info
 			return nil, err
 		}
 	}
-	notify := filepath.Join(dir, "notify.sock")
+	// The notify socket lives in a short directory of its own: a socket
+	// path must fit in 108 bytes, and t.TempDir() paths can be longer.
+	sockDir, err := os.MkdirTemp("", "rmq-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(sockDir) // only needed until READY=1
+	notify := filepath.Join(sockDir, "notify.sock")
 	ln, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: notify, Net: "unixgram"})
 	if err != nil {
 		return nil, fmt.Errorf("notify socket: %w", err)
