@@ -1,7 +1,7 @@
 # Warren's everyday commands. `make help` lists them.
 GO        ?= go
 BIN       ?= bin/warren
-FUZZTIME  ?= 2m
+FUZZTIME  ?= 2000000x
 BENCH     ?= .
 BENCHCOUNT ?= 10
 
@@ -16,10 +16,10 @@ run: ## run a broker with the built-in defaults (AMQP :5672, HTTP :15672, data i
 build: ## build ./bin/warren
 	$(GO) build -o $(BIN) ./cmd/warren
 
-test: ## install test deps, go vet, 10s per fuzz target, then the whole test suite
+test: ## install test deps, go vet, 5000 inputs per fuzz target, then the whole test suite
 	bash scripts/test-deps.sh
 	$(GO) vet ./...
-	bash scripts/fuzz.sh 10s
+	bash scripts/fuzz.sh 5000x
 	$(GO) test -count=1 -timeout 14m ./...
 
 deps: ## install what the tests need (Debian packages, amqplib, Go modules)
@@ -28,7 +28,7 @@ deps: ## install what the tests need (Debian packages, amqplib, Go modules)
 vet: ## go vet
 	$(GO) vet ./...
 
-fuzz: ## run every fuzz target for FUZZTIME (default 2m) each
+fuzz: ## run every fuzz target for FUZZTIME (default 2000000 inputs) each
 	bash scripts/fuzz.sh $(FUZZTIME)
 
 bench: ## benchmarks, BENCHCOUNT runs each, into bench.txt for benchstat

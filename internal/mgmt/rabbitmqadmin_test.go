@@ -18,6 +18,9 @@ const rabbitmqadminPath = "/usr/bin/rabbitmqadmin"
 // declare, list and delete every kind of object, publish and get, export
 // and import definitions, asserting each step.
 func TestRabbitmqadmin(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs rabbitmqadmin about 45 times (-short)")
+	}
 	if _, err := os.Stat(rabbitmqadminPath); err != nil {
 		t.Skip("rabbitmqadmin not installed (scripts/test-deps.sh)")
 	}
