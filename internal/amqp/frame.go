@@ -116,6 +116,18 @@ func (r *Reader) SetMaxFrameSize(n uint32) { r.max = n }
 // input is waiting.
 func (r *Reader) Buffered() int { return r.end - r.start }
 
+// FrameBuffered reports whether a whole frame is already buffered, so the
+// next ReadFrame will not read from the stream. A server does its
+// end-of-batch work (flushing confirms, flow control) when it is false.
+func (r *Reader) FrameBuffered() bool {
+	n := r.end - r.start
+	if n < FrameHeaderSize {
+		return false
+	}
+	size := binary.BigEndian.Uint32(r.buf[r.start+3:])
+	return uint64(n) >= uint64(FrameHeaderSize)+uint64(size)+1
+}
+
 // ReadProtocolHeader reads the 8-byte protocol header a client sends before
 // any frame (ProtocolHeader for AMQP 0-9-1). Bytes after it stay buffered
 // for ReadFrame.

@@ -330,3 +330,22 @@ func TestReaderAdaptsBufferSize(t *testing.T) {
 		t.Fatalf("buffer after a quiet period = %d, want %d", len(r.base), initialReadBufferSize)
 	}
 }
+
+func TestFrameBuffered(t *testing.T) {
+	stream := AppendHeartbeat(AppendHeartbeat(nil))
+	pr, pw := io.Pipe()
+	r := NewReader(pr, 0)
+	go func() { pw.Write(stream[:12]); pw.Close() }() // one whole frame and part of the next
+	if r.FrameBuffered() {
+		t.Fatal("nothing read yet")
+	}
+	if _, err := r.ReadFrame(); err != nil {
+		t.Fatal(err)
+	}
+	if r.FrameBuffered() {
+		t.Fatal("a partial frame counted as whole")
+	}
+	if r.Buffered() != 4 {
+		t.Fatalf("Buffered = %d, want 4", r.Buffered())
+	}
+}

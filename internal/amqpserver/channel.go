@@ -681,6 +681,9 @@ func (ch *channel) completePublish() error {
 		return nil
 	}
 	res := ch.route(x, m, ch.pub.Mandatory)
+	if res.Backlog != nil {
+		ch.c.flowQueue = res.Backlog
+	}
 	if ch.confirm {
 		ch.cf.add(res.LSN, res.Refused)
 		if !ch.dirty {

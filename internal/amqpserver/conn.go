@@ -23,6 +23,9 @@ const (
 	lowWater  = highWater / 4
 	// closeGrace is how long we wait for close-ok after sending close.
 	closeGrace = 3 * time.Second
+	// Publisher flow control (waitFlow).
+	flowPoll    = time.Millisecond
+	flowMaxWait = 100 * time.Millisecond
 )
 
 // conn is one client connection. The reader goroutine (serve) owns the
@@ -66,6 +69,7 @@ type conn struct {
 	channels    map[uint16]*channel
 	dirty       []*channel // channels with confirms to send at the end of a read batch
 	blockedSent bool
+	flowQueue   *broker.Queue // a backlogged queue this batch published to (flow control)
 
 	sessMu   sync.Mutex
 	sessions map[uint16]*broker.Session // for the writer to resume after draining
@@ -175,8 +179,8 @@ func (c *conn) readAndHandle() error {
 	if err := c.handleFrame(f); err != nil {
 		return err
 	}
-	if c.r.Buffered() == 0 {
-		c.endOfBatch()
+	if !c.r.FrameBuffered() {
+		c.endOfBatch() // the next read would wait for the socket
 	}
 	return nil
 }
@@ -188,6 +192,28 @@ func (c *conn) endOfBatch() {
 		ch.flushConfirms()
 	}
 	c.dirty = c.dirty[:0]
+	if q := c.flowQueue; q != nil {
+		c.flowQueue = nil
+		waitFlow(q)
+	}
+}
+
+// waitFlow is Warren's publisher flow control. A publisher that just fed a
+// queue whose consumers are behind waits, before reading more, while those
+// consumers make progress: they get the CPU instead of ten flat-out
+// publishers filling the queue faster than it drains (RabbitMQ's credit
+// flow has the same aim). Consumers that stall (no delivery within a
+// couple of milliseconds) release the publisher at once, and the wait is
+// bounded, so a stuck consumer never blocks publishing.
+func waitFlow(q *broker.Queue) {
+	deadline := time.Now().Add(flowMaxWait)
+	for q.Backlogged() && time.Now().Before(deadline) {
+		before := q.Stats.Delivered.Load()
+		time.Sleep(flowPoll)
+		if q.Stats.Delivered.Load() == before {
+			return
+		}
+	}
 }
 
 // handleWhileClosing discards everything but close/close-ok once we have

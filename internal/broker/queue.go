@@ -30,7 +30,8 @@ type Queue struct {
 	hadConsumer   bool
 	exclusiveUsed bool
 	deleted       bool
-	memBytes      int64 // bodies of ready messages held in memory
+	memBytes      int64       // bodies of ready messages held in memory
+	flow          atomic.Bool // Backlogged, as of the last enqueue or dispatch
 
 	key   string       // name in the message store
 	store MessageStore // nil: in memory only
@@ -87,8 +88,25 @@ func (q *Queue) enqueue(m *Message, ref store.Ref) (lsn uint64, ok bool, err err
 		return lsn, true, nil
 	}
 	q.pushReadyLocked(e)
-	q.dispatchLocked()
+	q.dispatchLocked() // also updates q.flow
 	return lsn, true, nil
+}
+
+// FlowReady is the backlog of ready messages beyond which a queue that has
+// consumers asks its publishers to slow down (see Backlogged).
+const FlowReady = 4096
+
+// Backlogged reports whether the queue has consumers and a backlog beyond
+// FlowReady: its publishers should give the consumers room to catch up, as
+// RabbitMQ's credit flow makes them.
+func (q *Queue) Backlogged() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.backloggedLocked()
+}
+
+func (q *Queue) backloggedLocked() bool {
+	return len(q.consumers) > 0 && q.ready.Len() > FlowReady && !q.deleted
 }
 
 // deliverOne offers e to the consumers round-robin. q.mu held.
@@ -120,6 +138,7 @@ func (q *Queue) deliverOne(e *entry) bool {
 // dispatchLocked hands ready messages to consumers while any has credit,
 // reading paged-out bodies back as they reach the head.
 func (q *Queue) dispatchLocked() {
+	defer func() { q.flow.Store(q.backloggedLocked()) }()
 	for q.ready.Len() > 0 && len(q.consumers) > 0 {
 		p := q.ready.Ptr(0)
 		if p.msg == nil && !q.loadLocked(p) {

@@ -74,6 +74,7 @@ type PublishResult struct {
 	Routed  int    // queues the message was enqueued on
 	LSN     uint64 // the store position that must be synced before confirming; 0 = none
 	Refused bool   // the store could not take it: nack the publisher
+	Backlog *Queue // a queue the message went to whose consumers are behind (flow control)
 }
 
 // Scratch holds a publisher's reusable routing buffers, so that routing
@@ -121,6 +122,9 @@ func (v *Vhost) Publish(x *Exchange, m *Message, sc *Scratch) (PublishResult, er
 		if ok {
 			res.Routed++
 			res.LSN = max(res.LSN, lsn)
+			if res.Backlog == nil && q.flow.Load() {
+				res.Backlog = q
+			}
 		}
 		qs[i] = nil
 	}
