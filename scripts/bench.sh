@@ -23,7 +23,8 @@
 # Environment:
 #   BENCH_DURATION   seconds per scenario and broker (15)
 #   BENCH_ROUNDS     rounds; each round alternates which broker goes first (1)
-#   BENCH_SCENARIOS  subset to run, e.g. "a d" (a b c d e)
+#   BENCH_SCENARIOS  subset to run, e.g. "a d" (a b c d p e g)
+#   BENCH_BACKLOG    messages in the backlog scenario g (2000000)
 #   BENCH_IDLE       connections / queues for e (10000)
 #   BENCH_CONN_RATE  connections (and queue declarations) per second for e (500)
 #   BENCH_DIR        work directory (a new /tmp/warren-bench.XXXXXX)
@@ -33,7 +34,8 @@ cd "$(dirname "$0")/.."
 
 DUR=${BENCH_DURATION:-15}
 ROUNDS=${BENCH_ROUNDS:-1}
-SCENARIOS=${BENCH_SCENARIOS:-"a b c d e"}
+SCENARIOS=${BENCH_SCENARIOS:-"a b c d p e g"}
+BACKLOG=${BENCH_BACKLOG:-2000000}
 IDLE=${BENCH_IDLE:-10000}
 CONN_RATE=${BENCH_CONN_RATE:-500}
 WORK=${BENCH_DIR:-$(mktemp -d /tmp/warren-bench.XXXXXX)}
@@ -103,13 +105,15 @@ amqp_ready() {
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 fds() { ls "/proc/$1/fd" | wc -l; } # open files (sockets included)
 
-# start_warren: a fresh node (new data dir) on an ephemeral port.
+# start_warren [DATA_DIR]: a node on an ephemeral port, with a fresh data
+# dir unless one is given (a restart).
 start_warren() {
 	NSTART=$((NSTART + 1))
 	local log=$WORK/warren-$NSTART.log
+	WDATA=${1:-$WORK/warren-data-$NSTART}
 	say "starting warren"
 	"$W" server --amqp-addr 127.0.0.1:0 --http-addr '' --metrics-addr '' --cluster-addr '' \
-		--data-dir "$WORK/warren-data-$NSTART" >"$log" 2>&1 &
+		--data-dir "$WDATA" >"$log" 2>&1 &
 	WARREN_PID=$!
 	WADDR=
 	for _ in $(seq 1 200); do
@@ -221,6 +225,7 @@ scenario_args() {
 	b) echo "-x 1 -y 4 -t fanout -e bench-b -s 256 -a" ;;
 	c) echo "-x 10 -y 10 --queue-pattern bench-c-%d --queue-pattern-from 1 --queue-pattern-to 10 -s 256 -q 100" ;;
 	d) echo "-x 1 -y 1 -u bench-d -s 16 -r 2000 -q 100" ;;
+	p) echo "-x 1 -y 1 -u bench-p -s 1024 -f persistent -c 256 -q 256" ;;
 	esac
 }
 
@@ -267,6 +272,50 @@ idle_rss() {
 	settle "$b"
 }
 
+# backlog_run BROKER: scenario g. Publish $BACKLOG persistent 1 KiB
+# messages to a durable queue nobody consumes (confirms, 256 in flight),
+# then drain them; the broker's peak RSS is sampled throughout. For Warren
+# the node is restarted between the two, and the time until it answers
+# AMQP again, with the backlog on disk, is the restart time.
+declare -A GPUB GDRAIN GPEAK GRESTART
+backlog_run() {
+	local b=$1 log pid peakf sampler
+	settle "$b"
+	pid=$(pid_of "$b")
+	peakf=$WORK/g-$b.peak
+	echo 0 >"$peakf"
+	sample_peak() { local r; while sleep 0.2; do r=$(rss_kb "$(pid_of "$b")" 2>/dev/null) || continue
+		[ "${r:-0}" -gt "$(cat "$peakf")" ] && echo "$r" >"$peakf"; done; }
+	sample_peak &
+	sampler=$!
+	log=$WORK/g-pub-$b.log
+	say "g $b: warren perf -x 1 -y 0 -u bench-g -s 1024 -f persistent -c 256 -ad false -C $BACKLOG"
+	"$W" perf -h "$(url_of "$b")" -d "g-pub-$b" -x 1 -y 0 -u bench-g -s 1024 -f persistent -c 256 \
+		--auto-delete false -C "$BACKLOG" >"$log" 2>&1 || { cat "$log" >&2; exit 1; }
+	GPUB[$b]=$(sed -n 's/.*sending rate avg: \([0-9]*\) msg\/s.*/\1/p' "$log")
+	tail -2 "$log" | sed 's/^/    /' >&2
+	if [ "$b" = warren ]; then
+		kill "$sampler" 2>/dev/null; wait "$sampler" 2>/dev/null || true
+		local data=$WDATA t0 t1
+		stop_warren
+		t0=$(date +%s.%N)
+		start_warren "$data"
+		t1=$(date +%s.%N)
+		GRESTART[$b]=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
+		say "  warren restarted with the backlog in ${GRESTART[$b]} s"
+		sample_peak &
+		sampler=$!
+	fi
+	log=$WORK/g-drain-$b.log
+	say "g $b: warren perf -x 0 -y 1 -u bench-g -p -q 1000 -ad false -D $BACKLOG"
+	"$W" perf -h "$(url_of "$b")" -d "g-drain-$b" -x 0 -y 1 -u bench-g -p -q 1000 \
+		--auto-delete false -D "$BACKLOG" >"$log" 2>&1 || { cat "$log" >&2; exit 1; }
+	GDRAIN[$b]=$(sed -n 's/.*receiving rate avg: \([0-9]*\) msg\/s.*/\1/p' "$log")
+	tail -2 "$log" | sed 's/^/    /' >&2
+	kill "$sampler" 2>/dev/null; wait "$sampler" 2>/dev/null || true
+	GPEAK[$b]=$(cat "$peakf")
+}
+
 # --- run ---------------------------------------------------------------------
 # Throughput and latency first, then memory on freshly started brokers, so
 # neither part inherits the other's garbage (a backlog from (c) stays in a
@@ -274,19 +323,30 @@ idle_rss() {
 START=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 order=(warren rabbitmq)
 traffic=
-for sc in $SCENARIOS; do [ "$sc" = e ] || traffic=1; done
+for sc in $SCENARIOS; do case $sc in e | g) ;; *) traffic=1 ;; esac; done
 if [ -n "$traffic" ]; then
 	start_warren
 	start_rabbitmq
 	for round in $(seq 1 "$ROUNDS"); do
 		for sc in $SCENARIOS; do
-			[ "$sc" = e ] && continue
+			case $sc in e | g) continue ;; esac
 			# shellcheck disable=SC2046
 			for b in "${order[@]}"; do perf_run "$sc" "$b" $(scenario_args "$sc"); done
 		done
 		order=("${order[1]}" "${order[0]}") # A/B, then B/A
 	done
 fi
+case " $SCENARIOS " in *" g "*)
+	if [ -n "$traffic" ]; then
+		stop_warren
+		stop_rabbitmq
+	fi
+	start_warren
+	start_rabbitmq
+	for b in warren rabbitmq; do backlog_run "$b"; done
+	traffic=1
+	;;
+esac
 case " $SCENARIOS " in *" e "*)
 	if [ -n "$traffic" ]; then
 		stop_warren
@@ -320,10 +380,11 @@ desc() {
 	b) echo "b: fanout 1→4, 256 B, autoack" ;;
 	c) echo "c: 10→10, 10 queues, 256 B, acks, prefetch 100" ;;
 	d) echo "d: 1→1 at 2,000 msg/s, 16 B, acks" ;;
+	p) echo "p: 1→1, 1 KiB persistent, durable queue, confirms (256 in flight), acks, prefetch 256" ;;
 	esac
 }
 for sc in $SCENARIOS; do
-	[ "$sc" = e ] && continue
+	case $sc in e | g) continue ;; esac
 	wr=$(rate "$sc-warren") rr=$(rate "$sc-rabbitmq")
 	wc=$(cpu_us "$sc-warren") rc=$(cpu_us "$sc-rabbitmq")
 	echo "| $(desc "$sc") | $wr | $rr | $(ratio "$wr" "$rr") | $wc | $rc | $(ratio "$wc" "$rc") | $(sent_rate "$sc-warren") / $(sent_rate "$sc-rabbitmq") | $(client_us "$sc-warren") / $(client_us "$sc-rabbitmq") |"
@@ -334,6 +395,16 @@ case " $SCENARIOS " in *" d "*)
 	echo "|---|---:|---:|---:|"
 	echo "| p50 µs | ${P50[d-warren]} | ${P50[d-rabbitmq]} | $(ratio "${P50[d-warren]}" "${P50[d-rabbitmq]}") |"
 	echo "| p99 µs | ${P99[d-warren]} | ${P99[d-rabbitmq]} | $(ratio "${P99[d-warren]}" "${P99[d-rabbitmq]}") |"
+	;;
+esac
+case " $SCENARIOS " in *" g "*)
+	echo
+	echo "| backlog (g): $BACKLOG × 1 KiB persistent | Warren | RabbitMQ | W/R |"
+	echo "|---|---:|---:|---:|"
+	echo "| publish msg/s (confirms, no consumer) | ${GPUB[warren]} | ${GPUB[rabbitmq]} | $(ratio "${GPUB[warren]}" "${GPUB[rabbitmq]}") |"
+	echo "| drain msg/s | ${GDRAIN[warren]} | ${GDRAIN[rabbitmq]} | $(ratio "${GDRAIN[warren]}" "${GDRAIN[rabbitmq]}") |"
+	echo "| peak RSS, MiB | $((${GPEAK[warren]:-0} / 1024)) | $((${GPEAK[rabbitmq]:-0} / 1024)) | $(ratio "${GPEAK[warren]}" "${GPEAK[rabbitmq]}") |"
+	echo "| restart with the backlog on disk, s | ${GRESTART[warren]} | not measured | |"
 	;;
 esac
 case " $SCENARIOS " in *" e "*)
