@@ -286,29 +286,9 @@ func (ch *channel) handleMethod(m amqp.Method) error {
 		}
 		return nil
 	case *amqp.ExchangeBind:
-		if err := ch.authorizeBind(broker.DestExchange, m.Destination, m.Source, m.RoutingKey); err != nil {
-			return err
-		}
-		if _, err := ch.apply(&broker.Command{Op: broker.OpBind, Source: m.Source, Destination: m.Destination,
-			DestType: broker.DestExchange, Key: m.RoutingKey, Args: m.Arguments}); err != nil {
-			return err
-		}
-		if !m.NoWait {
-			ch.send(&amqp.ExchangeBindOk{})
-		}
-		return nil
+		return ch.bindExchange(broker.OpBind, m.Destination, m.Source, m.RoutingKey, m.Arguments, m.NoWait, &amqp.ExchangeBindOk{})
 	case *amqp.ExchangeUnbind:
-		if err := ch.authorizeBind(broker.DestExchange, m.Destination, m.Source, m.RoutingKey); err != nil {
-			return err
-		}
-		if _, err := ch.apply(&broker.Command{Op: broker.OpUnbind, Source: m.Source, Destination: m.Destination,
-			DestType: broker.DestExchange, Key: m.RoutingKey, Args: m.Arguments}); err != nil {
-			return err
-		}
-		if !m.NoWait {
-			ch.send(&amqp.ExchangeUnbindOk{})
-		}
-		return nil
+		return ch.bindExchange(broker.OpUnbind, m.Destination, m.Source, m.RoutingKey, m.Arguments, m.NoWait, &amqp.ExchangeUnbindOk{})
 
 	case *amqp.QueueDeclare:
 		return ch.queueDeclare(m)
@@ -461,6 +441,21 @@ func (ch *channel) handleMethod(m amqp.Method) error {
 	// rabbit_channel's catch-all, for server methods and connection
 	// methods on a channel alike.
 	return ch.hard(amqp.ReplyCommandInvalid, m, "COMMAND_INVALID - unimplemented method")
+}
+
+// bindExchange runs exchange.bind and exchange.unbind, answering with ok.
+func (ch *channel) bindExchange(op broker.Op, dest, source, key string, args amqp.Table, noWait bool, ok amqp.Method) error {
+	if err := ch.authorizeBind(broker.DestExchange, dest, source, key); err != nil {
+		return err
+	}
+	if _, err := ch.apply(&broker.Command{Op: op, Source: source, Destination: dest,
+		DestType: broker.DestExchange, Key: key, Args: args}); err != nil {
+		return err
+	}
+	if !noWait {
+		ch.send(ok)
+	}
+	return nil
 }
 
 func (ch *channel) queueDeclare(m *amqp.QueueDeclare) error {

@@ -77,11 +77,7 @@ func (s *Server) putVhost(w http.ResponseWriter, r *http.Request, c *caller) err
 	if err != nil {
 		return err
 	}
-	if created {
-		w.WriteHeader(http.StatusCreated)
-	} else {
-		w.WriteHeader(http.StatusNoContent)
-	}
+	writeCreated(w, created)
 	return nil
 }
 
@@ -181,11 +177,7 @@ func (s *Server) putUserH(w http.ResponseWriter, r *http.Request, c *caller) err
 	if err != nil {
 		return err
 	}
-	if created {
-		w.WriteHeader(http.StatusCreated)
-	} else {
-		w.WriteHeader(http.StatusNoContent)
-	}
+	writeCreated(w, created)
 	return nil
 }
 
@@ -267,11 +259,7 @@ func (s *Server) putPermission(w http.ResponseWriter, r *http.Request, c *caller
 	if err != nil {
 		return err
 	}
-	if created {
-		w.WriteHeader(http.StatusCreated)
-	} else {
-		w.WriteHeader(http.StatusNoContent)
-	}
+	writeCreated(w, created)
 	return nil
 }
 
@@ -337,11 +325,7 @@ func (s *Server) putTopicPermission(w http.ResponseWriter, r *http.Request, c *c
 	if err != nil {
 		return err
 	}
-	if created {
-		w.WriteHeader(http.StatusCreated)
-	} else {
-		w.WriteHeader(http.StatusNoContent)
-	}
+	writeCreated(w, created)
 	return nil
 }
 
@@ -410,11 +394,7 @@ func (s *Server) putPolicy(w http.ResponseWriter, r *http.Request, c *caller) er
 	if err != nil {
 		return err
 	}
-	if created {
-		w.WriteHeader(http.StatusCreated)
-	} else {
-		w.WriteHeader(http.StatusNoContent)
-	}
+	writeCreated(w, created)
 	return nil
 }
 
@@ -473,11 +453,7 @@ func (s *Server) putParameter(w http.ResponseWriter, r *http.Request, c *caller)
 	if err != nil {
 		return err
 	}
-	if created {
-		w.WriteHeader(http.StatusCreated)
-	} else {
-		w.WriteHeader(http.StatusNoContent)
-	}
+	writeCreated(w, created)
 	return nil
 }
 
@@ -553,4 +529,14 @@ func (s *Server) deleteVhostLimit(w http.ResponseWriter, r *http.Request, c *cal
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// writeCreated answers a PUT as RabbitMQ does: 201 when it created the
+// object, 204 when it replaced one.
+func writeCreated(w http.ResponseWriter, created bool) {
+	if created {
+		w.WriteHeader(http.StatusCreated)
+	} else {
+		w.WriteHeader(http.StatusNoContent)
+	}
 }
