@@ -16,10 +16,10 @@ run: ## run a broker with the built-in defaults (AMQP :5672, HTTP :15672, data i
 build: ## build ./bin/warren
 	$(GO) build -o $(BIN) ./cmd/warren
 
-test: ## install test deps, go vet, 5000 inputs per fuzz target, then the whole test suite
+test: ## install test deps, go vet, 50000 inputs per fuzz target, then the whole test suite
 	bash scripts/test-deps.sh
 	$(GO) vet ./...
-	bash scripts/fuzz.sh 5000x
+	bash scripts/fuzz.sh 50000x
 	$(GO) test -count=1 -timeout 14m ./...
 
 deps: ## install what the tests need (Debian packages, amqplib, Go modules)
