@@ -165,7 +165,8 @@ func (s *Session) trackGet(q *Queue, e entry, noAck bool) uint64 {
 func (s *Session) Resume() {
 	s.mu.Lock()
 	s.paused = false
-	var qs []*Queue
+	var buf [8]*Queue // Resume runs after every ack: don't allocate for the usual few queues
+	qs := buf[:0]
 	for _, c := range s.consumers {
 		qs = appendUnique(qs, c.Queue)
 	}
@@ -429,13 +430,5 @@ func (s *Session) Close() {
 	for _, c := range cs {
 		c.Queue.removeConsumer(c)
 	}
-	for len(out) > 0 {
-		q := out[0].q
-		j := 1
-		for j < len(out) && out[j].q == q {
-			j++
-		}
-		q.requeue(out[:j])
-		out = out[j:]
-	}
+	s.settle(out, true)
 }

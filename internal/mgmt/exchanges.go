@@ -102,13 +102,9 @@ func (s *Server) putExchange(w http.ResponseWriter, r *http.Request, c *caller) 
 	if err != nil {
 		return err
 	}
-	argsJSON, err := b.object("arguments")
+	args, err := b.arguments()
 	if err != nil {
 		return err
-	}
-	args, err := jsonTable(argsJSON)
-	if err != nil {
-		return badRequest("%v", err)
 	}
 	name := exchangeName(pathValue(r, "exchange"))
 	existed := v.Exchange(name) != nil
@@ -340,13 +336,9 @@ func (s *Server) createBinding(w http.ResponseWriter, r *http.Request, c *caller
 	if err != nil {
 		return err
 	}
-	argsJSON, err := b.object("arguments")
+	args, err := b.arguments()
 	if err != nil {
 		return err
-	}
-	args, err := jsonTable(argsJSON)
-	if err != nil {
-		return badRequest("%v", err)
 	}
 	key := b.str("routing_key")
 	if _, err := s.cfg.Broker.Apply(&broker.Command{Op: broker.OpBind, Vhost: v.Name, Source: src.Name,

@@ -295,6 +295,20 @@ func (b body) integer(k string, def int64) (int64, error) {
 	return 0, badRequest("%s: not an integer: %v", k, b[k])
 }
 
+// arguments reads the "arguments" object as an AMQP table; a value that
+// has no AMQP type is a 400.
+func (b body) arguments() (amqp.Table, error) {
+	m, err := b.object("arguments")
+	if err != nil {
+		return nil, err
+	}
+	t, err := jsonTable(m)
+	if err != nil {
+		return nil, badRequest("%v", err)
+	}
+	return t, nil
+}
+
 func (b body) object(k string) (map[string]any, error) {
 	switch v := b[k].(type) {
 	case nil:

@@ -153,13 +153,9 @@ func (s *Server) putQueue(w http.ResponseWriter, r *http.Request, c *caller) err
 	if err != nil {
 		return err
 	}
-	argsJSON, err := b.object("arguments")
+	args, err := b.arguments()
 	if err != nil {
 		return err
-	}
-	args, err := jsonTable(argsJSON)
-	if err != nil {
-		return badRequest("%v", err)
 	}
 	name := pathValue(r, "queue")
 	existed := v.Queue(name) != nil
