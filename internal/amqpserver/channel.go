@@ -576,7 +576,14 @@ func (ch *channel) commit() error {
 	acks := ch.txAcks
 	ch.txAcks = ch.txAcks[:0]
 	for _, a := range acks {
-		n := ch.sess.SettleHeld(a.tags, a.kind == 1 && a.requeue)
+		how := broker.SettleAck
+		if a.kind == 1 {
+			how = broker.SettleReject
+			if a.requeue {
+				how = broker.SettleRequeue
+			}
+		}
+		n := ch.sess.SettleHeld(a.tags, how)
 		if a.kind == 0 {
 			ch.intro.acked.Add(uint64(n))
 		}
@@ -631,8 +638,10 @@ func (ch *channel) handleHeader(payload []byte) error {
 		RoutingKey: ch.pub.RoutingKey,
 		Props:      buf[:len(props):len(props)],
 		Body:       buf[len(props):len(props)],
-		Persistent: sum.DeliveryMode == 2,
-		Priority:   sum.Priority,
+	}
+	if err := ch.msg.ApplySummary(&sum); err != nil {
+		ch.state = awaitMethod
+		return ch.fail(&ch.pub, err)
 	}
 	ch.remaining = size
 	if size == 0 {

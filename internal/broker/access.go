@@ -43,6 +43,8 @@ const (
 	OpClearGlobalParameter  Op = "clear_global_parameter"
 	OpSetPolicy             Op = "set_policy" // Vhost, Name, Pattern, ApplyTo, Priority, Value (the definition)
 	OpClearPolicy           Op = "clear_policy"
+	OpSetOperatorPolicy     Op = "set_operator_policy" // as OpSetPolicy; the definition may only cap limits
+	OpClearOperatorPolicy   Op = "clear_operator_policy"
 	// OpBatch is how ApplyBatch logs its durable commands: one record, so
 	// a batch is on disk whole or not at all.
 	OpBatch Op = "batch"
@@ -145,12 +147,15 @@ type Parameter struct {
 	Value                  json.RawMessage
 }
 
-// Policy is a policy definition, kept as given; applying policies to
-// queues and exchanges is another part of the broker.
+// Policy is a policy or operator policy. Definition is kept as given;
+// qconfig.go applies it to queues and exchanges.
 type Policy struct {
 	Vhost, Name, Pattern, ApplyTo string
 	Priority                      int
 	Definition                    json.RawMessage
+
+	re  *regexp.Regexp // compiled Pattern
+	def map[string]any // decoded Definition
 }
 
 type userVhost struct{ user, vhost string }
@@ -169,6 +174,7 @@ type access struct {
 	params     map[paramKey]*Parameter
 	globals    map[string]*Parameter
 	policies   map[policyKey]*Policy
+	opPolicies map[policyKey]*Policy
 	gen        atomic.Uint64 // bumped by every change that can revoke access
 	listenerMu sync.Mutex
 	listeners  map[int]func(Event)
@@ -183,6 +189,7 @@ func (a *access) init() {
 	a.params = map[paramKey]*Parameter{}
 	a.globals = map[string]*Parameter{}
 	a.policies = map[policyKey]*Policy{}
+	a.opPolicies = map[policyKey]*Policy{}
 	a.listeners = map[int]func(Event){}
 }
 
@@ -229,6 +236,8 @@ func (b *Broker) afterCommit(c *Command) {
 		b.notify(Event{Kind: "vhost", Name: c.Vhost})
 	case OpDeleteUser:
 		b.notify(Event{Kind: "user", Name: c.User})
+	case OpSetPolicy, OpClearPolicy, OpSetOperatorPolicy, OpClearOperatorPolicy:
+		b.applyPolicies(c.Vhost)
 	}
 }
 
@@ -355,10 +364,17 @@ func (b *Broker) GlobalParameters() []*Parameter {
 }
 
 // Policies lists the policies of vhost ("" for every vhost), sorted.
-func (b *Broker) Policies(vhost string) []*Policy {
+func (b *Broker) Policies(vhost string) []*Policy { return b.listPolicies(b.acc.policies, vhost) }
+
+// OperatorPolicies lists the operator policies of vhost ("" for all).
+func (b *Broker) OperatorPolicies(vhost string) []*Policy {
+	return b.listPolicies(b.acc.opPolicies, vhost)
+}
+
+func (b *Broker) listPolicies(table map[policyKey]*Policy, vhost string) []*Policy {
 	b.acc.mu.RLock()
 	var ps []*Policy
-	for k, p := range b.acc.policies {
+	for k, p := range table {
 		if vhost == "" || k.vhost == vhost {
 			ps = append(ps, p)
 		}
@@ -482,7 +498,8 @@ func IsAccessOp(op Op) bool {
 	case OpAddUser, OpPutUser, OpDeleteUser, OpChangePassword, OpSetUserTags, OpSetUserLimits, OpClearUserLimits,
 		OpSetVhostMetadata, OpSetVhostLimits, OpClearVhostLimits, OpSetPermissions, OpClearPermissions,
 		OpSetTopicPermissions, OpClearTopicPermissions, OpSetParameter, OpClearParameter,
-		OpSetGlobalParameter, OpClearGlobalParameter, OpSetPolicy, OpClearPolicy:
+		OpSetGlobalParameter, OpClearGlobalParameter, OpSetPolicy, OpClearPolicy,
+		OpSetOperatorPolicy, OpClearOperatorPolicy:
 		return true
 	}
 	return false
@@ -690,16 +707,21 @@ func (b *Broker) checkAccess(c *Command) (Result, func() Result, error) {
 		}
 		p := &Parameter{Name: c.Name, Value: slices.Clone(c.Value)}
 		return Result{}, commit(func() { a.globals[c.Name] = p }), nil
-	case OpSetPolicy, OpClearPolicy:
+	case OpSetPolicy, OpClearPolicy, OpSetOperatorPolicy, OpClearOperatorPolicy:
 		if err := vhost(); err != nil {
 			return Result{}, nil, err
 		}
 		if c.Name == "" {
 			return Result{}, nil, errorf(KindCommandInvalid, "a policy needs a name")
 		}
+		operator := c.Op == OpSetOperatorPolicy || c.Op == OpClearOperatorPolicy
+		table := a.policies
+		if operator {
+			table = a.opPolicies
+		}
 		k := policyKey{c.Vhost, c.Name}
-		if c.Op == OpClearPolicy {
-			return Result{}, commit(func() { delete(a.policies, k) }), nil
+		if c.Op == OpClearPolicy || c.Op == OpClearOperatorPolicy {
+			return Result{}, commit(func() { delete(table, k) }), nil
 		}
 		if err := ValidatePermissionRegexp(c.Pattern); err != nil {
 			return Result{}, nil, err
@@ -709,12 +731,12 @@ func (b *Broker) checkAccess(c *Command) (Result, func() Result, error) {
 		default:
 			return Result{}, nil, errorf(KindCommandInvalid, "Invalid value '%s' for apply-to", c.ApplyTo)
 		}
-		if !json.Valid(c.Value) {
-			return Result{}, nil, errorf(KindCommandInvalid, "policy definition is not JSON")
-		}
 		p := &Policy{Vhost: c.Vhost, Name: c.Name, Pattern: c.Pattern, ApplyTo: c.ApplyTo, Priority: c.Priority,
 			Definition: slices.Clone(c.Value)}
-		return Result{}, commit(func() { a.policies[k] = p }), nil
+		if err := compilePolicy(p, operator); err != nil {
+			return Result{}, nil, err
+		}
+		return Result{}, commit(func() { table[k] = p }), nil
 	}
 	return Result{}, nil, errorf(KindCommandInvalid, "unknown command '%s'", c.Op)
 }
@@ -776,6 +798,11 @@ func (b *Broker) dropVhostAccess(name string) {
 	for k := range a.policies {
 		if k.vhost == name {
 			delete(a.policies, k)
+		}
+	}
+	for k := range a.opPolicies {
+		if k.vhost == name {
+			delete(a.opPolicies, k)
 		}
 	}
 	a.mu.Unlock()
@@ -884,6 +911,10 @@ func (b *Broker) accessCommands() []*Command {
 	}
 	for _, p := range b.Policies("") {
 		cmds = append(cmds, &Command{Op: OpSetPolicy, Vhost: p.Vhost, Name: p.Name, Pattern: p.Pattern,
+			ApplyTo: p.ApplyTo, Priority: p.Priority, Value: p.Definition})
+	}
+	for _, p := range b.OperatorPolicies("") {
+		cmds = append(cmds, &Command{Op: OpSetOperatorPolicy, Vhost: p.Vhost, Name: p.Name, Pattern: p.Pattern,
 			ApplyTo: p.ApplyTo, Priority: p.Priority, Value: p.Definition})
 	}
 	return cmds

@@ -170,7 +170,7 @@ func TestAccessDeleteVhostCascades(t *testing.T) {
 		&broker.Command{Op: broker.OpAddVhost, Vhost: "v"},
 		&broker.Command{Op: broker.OpSetPermissions, User: "guest", Vhost: "v", Configure: ".*", Write: ".*", Read: ".*"},
 		&broker.Command{Op: broker.OpSetTopicPermissions, User: "guest", Vhost: "v", Exchange: "amq.topic", Write: ".*", Read: ".*"},
-		&broker.Command{Op: broker.OpSetPolicy, Vhost: "v", Name: "p", Pattern: ".*", ApplyTo: "all", Value: []byte(`{}`)},
+		&broker.Command{Op: broker.OpSetPolicy, Vhost: "v", Name: "p", Pattern: ".*", ApplyTo: "all", Value: []byte(`{"max-length":1}`)},
 		&broker.Command{Op: broker.OpSetVhostLimits, Vhost: "v", Limits: map[string]int64{"max-queues": 1}},
 	)
 	gen := b.AccessGen()

@@ -218,6 +218,7 @@ func (b *Broker) deleteVhost(v *Vhost) {
 	}
 	for _, x := range v.exchanges {
 		x.deleted.Store(true)
+		x.dropDelayed()
 	}
 }
 
@@ -258,9 +259,14 @@ func (v *Vhost) checkDeclareExchange(c *Command) (Result, func() Result, error) 
 	if strings.HasPrefix(c.Name, "amq.") {
 		return Result{}, nil, errorf(KindAccessRefused, "exchange name '%s' contains reserved prefix 'amq.*'", c.Name)
 	}
+	if err := validateExchangeArgs(c.Type, c.Args); err != nil {
+		return Result{}, nil, err
+	}
 	return Result{}, func() Result {
 		nx, _ := newExchange(v, c.Name, c.Type, c.Durable, c.AutoDelete, c.Internal, c.Args)
+		pol, op := v.policyOfExchange(c.Name)
 		v.mu.Lock()
+		nx.applyPolicy(pol, op)
 		v.exchanges[c.Name] = nx
 		v.mu.Unlock()
 		return Result{Exchange: nx}
@@ -315,6 +321,7 @@ func (v *Vhost) deleteExchangeLocked(x *Exchange) {
 	if x.deleted.Swap(true) {
 		return
 	}
+	x.dropDelayed()
 	delete(v.exchanges, x.Name)
 	for _, bd := range x.bindings {
 		if bd.Dest.Queue != nil {
@@ -379,6 +386,7 @@ func (v *Vhost) checkDeclareQueue(c *Command) (Result, func() Result, error) {
 		}
 		r := Result{Queue: q}
 		r.MessageCount, _, r.ConsumerCount = q.Counts()
+		q.Touch() // a declare is a use, for x-expires
 		if c.Passive {
 			return r, nil, nil
 		}
@@ -403,12 +411,13 @@ func (v *Vhost) checkDeclareQueue(c *Command) (Result, func() Result, error) {
 	if err := v.checkQueueLimit(c.Name); err != nil {
 		return Result{}, nil, err
 	}
+	// As rabbit_channel: arguments are validated for new queues only (an
+	// existing queue is checked for equivalence instead).
+	if err := validateQueueArgs(v.Name, c.Name, c.Args); err != nil {
+		return Result{}, nil, err
+	}
 	return Result{}, func() Result {
-		nq := &Queue{Name: c.Name, Vhost: v, Durable: c.Durable, Exclusive: c.Exclusive,
-			AutoDelete: c.AutoDelete, Args: c.Args}
-		if c.Exclusive {
-			nq.Owner = c.Owner
-		}
+		nq := newQueue(v, c)
 		nq.attachStore(v.broker)
 		v.mu.Lock()
 		v.queues[c.Name] = nq
@@ -481,7 +490,7 @@ func (v *Vhost) checkBinding(c *Command) (Result, func() Result, error) {
 		return Result{}, nil, notFoundQueue(v.Name, c.Destination)
 	}
 	r := Result{Exchange: src, Queue: d.Queue}
-	if c.Op == OpBind && src.Kind == KindHeaders {
+	if c.Op == OpBind && src.routingKind() == KindHeaders {
 		if err := validateHeadersBinding(c.Args); err != nil {
 			return r, nil, err
 		}

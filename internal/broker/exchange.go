@@ -52,8 +52,42 @@ type Exchange struct {
 	bindings []*Binding // outgoing
 	incoming []*Binding // exchange-to-exchange bindings pointing here
 	deleted  atomic.Bool
+	delayed  *delayed // x-delayed-message state (delayed.go); nil for other kinds
+
+	// Guarded by Vhost.mu, like the bindings.
+	alternate        string  // alternate exchange (argument, else policy); "" = none
+	policy, opPolicy *Policy // applied, nil = none
 
 	Stats ExchangeStats
+}
+
+// applyPolicy sets what the policies give the exchange: the
+// alternate-exchange argument wins over a policy's (rabbit_policy:get_arg).
+// v.mu must be held.
+func (x *Exchange) applyPolicy(pol, op *Policy) {
+	x.policy, x.opPolicy = pol, op
+	x.alternate = ""
+	if ae, ok := x.Args["alternate-exchange"].(string); ok {
+		x.alternate = ae
+	} else if pol != nil {
+		x.alternate, _ = pol.def["alternate-exchange"].(string)
+	}
+}
+
+// PolicyInfo reports the policies applied to the exchange.
+func (x *Exchange) PolicyInfo() ConfigInfo {
+	x.Vhost.mu.RLock()
+	defer x.Vhost.mu.RUnlock()
+	var ci ConfigInfo
+	if x.policy != nil {
+		ci.Policy = x.policy.Name
+		ci.Effective = mergeDefinitions(x.policy, x.opPolicy)
+	}
+	if x.opPolicy != nil {
+		ci.OperatorPolicy = x.opPolicy.Name
+		ci.Effective = mergeDefinitions(x.policy, x.opPolicy)
+	}
+	return ci
 }
 
 // ExchangeStats are cheap counters for management and metrics.
@@ -63,12 +97,16 @@ type ExchangeStats struct {
 }
 
 func newExchange(v *Vhost, name, kind string, durable, autoDelete, internal bool, args amqp.Table) (*Exchange, bool) {
-	m, ok := routing.New[Dest](kind)
+	m, ok := exchangeMatcher(kind, args)
 	if !ok {
 		return nil, false
 	}
-	return &Exchange{Name: name, Kind: kind, Durable: durable, AutoDelete: autoDelete,
-		Internal: internal, Args: args, Vhost: v, matcher: m}, true
+	x := &Exchange{Name: name, Kind: kind, Durable: durable, AutoDelete: autoDelete,
+		Internal: internal, Args: args, Vhost: v, matcher: m}
+	if kind == KindDelayed {
+		x.delayed = newDelayed(x)
+	}
+	return x, true
 }
 
 // Bindings returns a copy of the exchange's outgoing bindings.

@@ -99,6 +99,6 @@ func (s *Session) AckCount(tag uint64, multiple bool) (int, error) {
 		return 0, err
 	}
 	n := len(out)
-	s.settle(out, false)
+	s.settle(out, SettleAck)
 	return n, nil
 }

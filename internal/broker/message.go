@@ -1,6 +1,8 @@
 package broker
 
 import (
+	"bytes"
+
 	"github.com/warrenmq/warren/internal/amqp"
 	"github.com/warrenmq/warren/internal/store"
 )
@@ -16,6 +18,66 @@ type Message struct {
 	Body       []byte
 	Persistent bool
 	Priority   uint8
+	HasTTL     bool  // the expiration property gave a per-message TTL
+	TTL        int64 // in milliseconds
+
+	extraKeys []string // CC and BCC routing keys, routed besides RoutingKey
+	deaths    []any    // x-death of a dead-lettered message (cycle detection)
+}
+
+// ApplySummary fills in what the broker needs from a message's properties
+// (read once by the protocol side with amqp.ScanProperties): persistence,
+// priority, per-message TTL, and the CC/BCC sender-selected routing keys
+// (BCC is removed from the message, as RabbitMQ does). An invalid
+// expiration is RabbitMQ's PRECONDITION_FAILED.
+func (m *Message) ApplySummary(sum *amqp.PropsSummary) error {
+	m.Persistent = sum.DeliveryMode == 2
+	m.Priority = sum.Priority
+	if sum.Flags&amqp.FlagExpiration != 0 {
+		ttl, err := ParseExpiration(sum.Expiration)
+		if err != nil {
+			return err
+		}
+		m.HasTTL, m.TTL = true, ttl
+	}
+	if len(sum.Headers) > 0 && mayHaveRoutingHeaders(sum.Headers) {
+		m.applyRoutingHeaders()
+	}
+	return nil
+}
+
+// mayHaveRoutingHeaders is a cheap test on an encoded table for the keys
+// CC or BCC (a short string length byte, then the name).
+func mayHaveRoutingHeaders(raw []byte) bool {
+	return bytes.Contains(raw, []byte("\x02CC")) || bytes.Contains(raw, []byte("\x03BCC"))
+}
+
+// applyRoutingHeaders reads CC and BCC (arrays of strings) into extraKeys
+// and removes BCC from the properties.
+func (m *Message) applyRoutingHeaders() {
+	var p amqp.Properties
+	if _, err := p.Decode(m.Props); err != nil {
+		return
+	}
+	keys := func(name string) []string {
+		a, _ := p.Headers[name].([]any)
+		var out []string
+		for _, v := range a {
+			if s, ok := v.(string); ok {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	m.extraKeys = append(keys("CC"), keys("BCC")...)
+	if _, ok := p.Headers["BCC"]; ok {
+		h := cloneTable(p.Headers)
+		delete(h, "BCC")
+		p.Headers = h
+		if props, err := amqp.AppendProperties(nil, &p); err == nil {
+			m.Props = props
+		}
+	}
 }
 
 // Size is the body size, which RabbitMQ counts for message_bytes.
@@ -27,6 +89,9 @@ type entry struct {
 	seq         uint64    // enqueue order, so requeued messages return to their place
 	ref         store.Ref // where the body is stored (durable or paged)
 	size        uint32    // body size
+	expires     int64     // unix ms when it expires; 0 = never
+	deliveries  uint32    // times returned to the queue (x-delivery-count)
+	prio        uint8     // priority lane (priority queues)
 	redelivered bool
 	durable     bool // the store holds a durable enqueue record for it
 	hold        bool // ref is a transient paging copy to release when done

@@ -49,7 +49,7 @@ func (q *Queue) pushReadyLocked(e entry) {
 	if e.msg != nil {
 		q.memAdd(int64(e.size))
 	}
-	q.ready.PushBack(e)
+	q.ready.Push(e)
 	q.readyBytes += int(e.size)
 }
 
@@ -114,7 +114,8 @@ func (q *Queue) restore(es []store.Entry, nextSeq uint64) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	for _, se := range es {
-		q.ready.PushBack(entry{seq: se.Seq, ref: se.Ref, size: se.Size, durable: true, redelivered: se.Redelivered})
+		q.ready.Push(entry{seq: se.Seq, ref: se.Ref, size: se.Size, durable: true, redelivered: se.Redelivered,
+			expires: se.Expires, prio: se.Priority})
 		q.readyBytes += int(se.Size)
 	}
 	if nextSeq > 0 {
@@ -151,9 +152,17 @@ func (b *Broker) restoreQueues(rec map[string][]store.Entry) {
 			}
 		}
 	}
+	b.restoreDelayed(rec, found)
 	for key := range rec {
 		if !found[key] {
 			b.store.DeleteQueue(key)
+		}
+	}
+	// Only now that every queue holds its messages: drop what expired
+	// while the node was down (dead-lettering may enqueue on other queues).
+	for _, v := range b.Vhosts() {
+		for _, q := range v.Queues() {
+			q.kick()
 		}
 	}
 }

@@ -36,6 +36,7 @@ type Consumer struct {
 	NoAck     bool
 	Exclusive bool
 	Args      map[string]any
+	Priority  int64 // x-priority: higher-priority consumers are served first
 
 	s        *Session
 	prefetch uint32 // per-consumer limit (basic.qos global=false), 0 = none
@@ -72,6 +73,14 @@ type unackedEntry struct {
 // NewSession makes the delivery state of a channel.
 func NewSession(sink Sink) *Session {
 	return &Session{sink: sink, consumers: make(map[string]*Consumer), active: true}
+}
+
+// NextTag is the delivery tag the next delivery will get. Direct reply-to
+// deliveries carry it without taking it, as in RabbitMQ.
+func (s *Session) NextTag() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.nextTag + 1
 }
 
 // SetPrefetch applies basic.qos. RabbitMQ semantics: global=false sets the
@@ -121,7 +130,8 @@ func (s *Session) ConsumerCount() int {
 
 // tryDeliverLocked hands e to consumer c if the session has credit.
 // q.mu must be held.
-func (s *Session) tryDeliver(c *Consumer, q *Queue, e entry) bool {
+// m is the message to send: e's, or a copy with x-delivery-count.
+func (s *Session) tryDeliver(c *Consumer, q *Queue, e entry, m *Message) bool {
 	s.mu.Lock()
 	if s.closed || !s.active || !s.sink.Writable() {
 		s.paused = true
@@ -135,7 +145,7 @@ func (s *Session) tryDeliver(c *Consumer, q *Queue, e entry) bool {
 		}
 	}
 	s.nextTag++
-	d := Delivery{ConsumerTag: c.Tag, DeliveryTag: s.nextTag, Redelivered: e.redelivered, Msg: e.msg}
+	d := Delivery{ConsumerTag: c.Tag, DeliveryTag: s.nextTag, Redelivered: e.redelivered, Msg: m}
 	if !c.NoAck {
 		s.unacked.PushBack(unackedEntry{tag: s.nextTag, q: q, e: e, c: c})
 		s.live++
@@ -273,9 +283,18 @@ func (s *Session) Hold(tag uint64, multiple bool) ([]uint64, error) {
 	return tags, err
 }
 
-// SettleHeld acks (requeue false) or requeues held deliveries and reports
-// how many it settled.
-func (s *Session) SettleHeld(tags []uint64, requeue bool) int {
+// Settlement is what becomes of settled deliveries.
+type Settlement int
+
+const (
+	SettleAck     Settlement = iota // acknowledged: gone
+	SettleRequeue                   // back to the queue
+	SettleReject                    // rejected without requeue: dead-lettered if the queue says so
+)
+
+// SettleHeld settles held deliveries as how says and reports how many it
+// settled.
+func (s *Session) SettleHeld(tags []uint64, how Settlement) int {
 	s.mu.Lock()
 	out := s.settled[:0]
 	for _, tag := range tags {
@@ -291,7 +310,7 @@ func (s *Session) SettleHeld(tags []uint64, requeue bool) int {
 	out = s.doneLocked(out)
 	s.mu.Unlock()
 	n := len(out)
-	s.settle(out, requeue)
+	s.settle(out, how)
 	return n
 }
 
@@ -318,12 +337,12 @@ func (s *Session) Ack(tag uint64, multiple bool) error {
 	if err != nil {
 		return err
 	}
-	s.settle(out, false)
+	s.settle(out, SettleAck)
 	return nil
 }
 
-// Nack settles deliveries negatively: requeued, or dropped (dead-lettered
-// once queues support it).
+// Nack settles deliveries negatively: requeued, or rejected (dropped or
+// dead-lettered).
 func (s *Session) Nack(tag uint64, multiple, requeue bool) error {
 	s.mu.Lock()
 	out, err := s.collectLocked(tag, multiple)
@@ -331,7 +350,11 @@ func (s *Session) Nack(tag uint64, multiple, requeue bool) error {
 	if err != nil {
 		return err
 	}
-	s.settle(out, requeue)
+	how := SettleReject
+	if requeue {
+		how = SettleRequeue
+	}
+	s.settle(out, how)
 	return nil
 }
 
@@ -340,21 +363,24 @@ func (s *Session) Recover() {
 	s.mu.Lock()
 	out, _ := s.collectLocked(0, true)
 	s.mu.Unlock()
-	s.settle(out, true)
+	s.settle(out, SettleRequeue)
 }
 
 // settle applies acks or requeues to the queues, grouped per queue, then
 // lets queues dispatch with the credit that came back.
-func (s *Session) settle(out []unackedEntry, requeue bool) {
+func (s *Session) settle(out []unackedEntry, how Settlement) {
 	for len(out) > 0 {
 		q := out[0].q
 		j := 1
 		for j < len(out) && out[j].q == q {
 			j++
 		}
-		if requeue {
+		switch how {
+		case SettleRequeue:
 			q.requeue(out[:j])
-		} else {
+		case SettleReject:
+			q.reject(out[:j])
+		default:
 			q.settle(out[:j])
 		}
 		out = out[j:]
@@ -372,6 +398,15 @@ func (s *Session) Consume(q *Queue, tag string, noAck, exclusive bool, args map[
 		return nil, errorf(KindNotAllowed, "attempt to reuse consumer tag '%s'", tag)
 	}
 	c := &Consumer{Tag: tag, Queue: q, NoAck: noAck, Exclusive: exclusive, Args: args, s: s, prefetch: s.prefetch}
+	if v, ok := args["x-priority"]; ok {
+		n, isInt := intArg(v)
+		if !isInt {
+			s.mu.Unlock()
+			return nil, errorf(KindPreconditionFailed, "invalid arg 'x-priority' for queue '%s' in vhost '%s': \"expected integer, got %s\"",
+				q.Name, q.Vhost.Name, typeName(v))
+		}
+		c.Priority = n
+	}
 	s.mu.Unlock()
 	if err := q.addConsumer(c, onAdded); err != nil {
 		return nil, err
@@ -430,5 +465,5 @@ func (s *Session) Close() {
 	for _, c := range cs {
 		c.Queue.removeConsumer(c)
 	}
-	s.settle(out, true)
+	s.settle(out, SettleRequeue)
 }

@@ -2,7 +2,6 @@ package broker
 
 import (
 	"github.com/warrenmq/warren/internal/amqp"
-	"github.com/warrenmq/warren/internal/broker/routing"
 )
 
 // Checks that let a caller validate a whole batch of commands before
@@ -11,8 +10,14 @@ import (
 // ValidExchangeType reports whether kind is an exchange type the broker
 // can declare.
 func ValidExchangeType(kind string) bool {
-	_, ok := routing.New[Dest](kind)
+	_, ok := exchangeMatcher(kind, nil)
 	return ok
+}
+
+// ValidateExchangeArgs checks the arguments of a new exchange of the given
+// kind as a declare would (x-delayed-message requires x-delayed-type).
+func ValidateExchangeArgs(kind string, args amqp.Table) error {
+	return validateExchangeArgs(kind, args)
 }
 
 // ValidateBindingArgs checks the arguments of a binding from an exchange

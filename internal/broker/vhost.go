@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"slices"
 	"sync"
 
 	"github.com/warrenmq/warren/internal/amqp"
@@ -89,9 +90,20 @@ type Scratch struct {
 // Publish routes m from exchange x and enqueues it on every matching
 // queue, once per queue however many bindings match.
 func (v *Vhost) Publish(x *Exchange, m *Message, sc *Scratch) (PublishResult, error) {
+	return v.publish(x, m, sc, nil)
+}
+
+// publish is Publish; keep, if not nil, filters the queues routed to (the
+// dead-letter cycle check).
+func (v *Vhost) publish(x *Exchange, m *Message, sc *Scratch, keep func(*Queue) bool) (PublishResult, error) {
+	if x.delayed != nil { // x-delayed-message (delayed.go)
+		if res, held, err := x.delayed.hold(m); held {
+			return res, err
+		}
+	}
 	qs := sc.queues[:0]
 	v.mu.RLock()
-	if x.Name == "" {
+	if x.Name == "" && len(m.extraKeys) == 0 {
 		if q := v.queues[m.RoutingKey]; q != nil {
 			qs = append(qs, q)
 		}
@@ -99,6 +111,9 @@ func (v *Vhost) Publish(x *Exchange, m *Message, sc *Scratch) (PublishResult, er
 		qs = v.routeLocked(x, m, qs, sc)
 	}
 	v.mu.RUnlock()
+	if keep != nil {
+		qs = slices.DeleteFunc(qs, func(q *Queue) bool { return !keep(q) })
+	}
 	x.Stats.PublishIn.Add(1)
 	var res PublishResult
 	var ref store.Ref
@@ -114,17 +129,23 @@ func (v *Vhost) Publish(x *Exchange, m *Message, sc *Scratch) (PublishResult, er
 		}
 	}
 	for i, q := range qs {
-		lsn, ok, err := q.enqueue(m, ref)
+		lsn, st, err := q.enqueue(m, ref)
 		if err != nil {
 			v.broker.log.Error("cannot store a message in a queue; refusing it", "queue", q.Name, "err", err)
 			res.Refused = true
 		}
-		if ok {
+		switch st {
+		case enqOK:
 			res.Routed++
 			res.LSN = max(res.LSN, lsn)
 			if res.Backlog == nil && q.flow.Load() {
 				res.Backlog = q
 			}
+		case enqRejected:
+			// Routed as far as mandatory is concerned, but nacked
+			// (x-overflow reject-publish), as RabbitMQ does.
+			res.Routed++
+			res.Refused = true
 		}
 		qs[i] = nil
 	}
@@ -144,8 +165,10 @@ func anyDurable(qs []*Queue) bool {
 	return false
 }
 
-// routeLocked follows bindings, including exchange-to-exchange ones, and
-// collects each queue once. v.mu must be held (read).
+// routeLocked follows bindings, including exchange-to-exchange ones, with
+// the message's routing key and its CC/BCC keys, and collects each queue
+// once. An exchange that routes a message nowhere hands it to its
+// alternate exchange, if it has one. v.mu must be held (read).
 func (v *Vhost) routeLocked(x *Exchange, m *Message, qs []*Queue, sc *Scratch) []*Queue {
 	var headers amqp.Table
 	seen := sc.seen[:0]
@@ -157,10 +180,27 @@ func (v *Vhost) routeLocked(x *Exchange, m *Message, qs []*Queue, sc *Scratch) [
 			continue
 		}
 		seen = append(seen, src)
-		if src.Kind == KindHeaders && headers == nil {
+		if src.Name == "" {
+			// The default exchange: every routing key names a queue.
+			for _, k := range append([]string{m.RoutingKey}, m.extraKeys...) {
+				if q := v.queues[k]; q != nil {
+					qs = appendUnique(qs, q)
+				}
+			}
+			continue
+		}
+		if headers == nil && src.routingKind() == KindHeaders {
 			headers = m.Headers()
 		}
 		sc.dests = src.matcher.Route(m.RoutingKey, headers, sc.dests[:0])
+		for _, k := range m.extraKeys {
+			sc.dests = src.matcher.Route(k, headers, sc.dests)
+		}
+		if len(sc.dests) == 0 && src.alternate != "" {
+			if ae := v.exchanges[src.alternate]; ae != nil && !containsExchange(seen, ae) {
+				pending = append(pending, ae)
+			}
+		}
 		for _, d := range sc.dests {
 			if d.Queue != nil {
 				qs = appendUnique(qs, d.Queue)

@@ -735,6 +735,9 @@ func (p *plan) exchange(o object, forced string) (string, error) {
 	if !broker.ValidExchangeType(kind) {
 		return name, fmt.Errorf("unknown exchange type '%s'", kind)
 	}
+	if err := broker.ValidateExchangeArgs(kind, args); err != nil {
+		return name, err
+	}
 	if err := encodable(args); err != nil {
 		return name, err
 	}

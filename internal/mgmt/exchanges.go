@@ -22,6 +22,9 @@ func exchangeName(s string) string {
 func (s *Server) exchangeJSON(x *broker.Exchange, stats bool) apitypes.Exchange {
 	out := apitypes.Exchange{Name: x.Name, Vhost: x.Vhost.Name, Type: x.Kind, Durable: x.Durable,
 		AutoDelete: x.AutoDelete, Internal: x.Internal, Arguments: tableJSON(x.Args)}
+	if n, ok := x.MessagesDelayed(); ok {
+		out.MessagesDelayed = &n
+	}
 	if !stats {
 		return out
 	}
@@ -164,8 +167,14 @@ func (s *Server) publish(w http.ResponseWriter, r *http.Request, c *caller) erro
 	if _, err := x.Vhost.ExchangeForPublish(x.Name); err != nil {
 		return err
 	}
-	m := &broker.Message{Exchange: x.Name, RoutingKey: body.RoutingKey, Props: raw, Body: payload,
-		Persistent: props.DeliveryMode == 2, Priority: props.Priority}
+	m := &broker.Message{Exchange: x.Name, RoutingKey: body.RoutingKey, Props: raw, Body: payload}
+	sum, err := amqp.ScanProperties(raw)
+	if err != nil {
+		return badRequest("%v", err)
+	}
+	if err := m.ApplySummary(&sum); err != nil {
+		return badRequest("%v", err)
+	}
 	res, err := x.Vhost.Publish(x, m, &broker.Scratch{})
 	if err != nil {
 		return err

@@ -25,15 +25,27 @@ type Ref struct {
 // IsZero reports whether r is the zero Ref (no message).
 func (r Ref) IsZero() bool { return r == Ref{} }
 
+// EntryMeta is what a queue entry carries besides its body: when it
+// expires and its priority. The zero value means no expiry, priority 0.
+type EntryMeta struct {
+	Expires  int64 // unix milliseconds; 0 = never
+	Priority uint8
+}
+
 // Entry is one message held by a queue, as recovered at open: its position
-// in the queue, where its body is, the body size and whether it may have
-// been delivered before. It is 24 bytes.
+// in the queue, where its body is, the body size, whether it may have been
+// delivered before, and its EntryMeta. It is 32 bytes.
 type Entry struct {
 	Seq         uint64
 	Ref         Ref
+	Expires     int64  // unix milliseconds; 0 = never
 	Size        uint32 // body size in bytes
 	Redelivered bool   // a delivery was recorded (or cannot be ruled out)
+	Priority    uint8
 }
+
+// Meta returns e's EntryMeta.
+func (e Entry) Meta() EntryMeta { return EntryMeta{Expires: e.Expires, Priority: e.Priority} }
 
 // MessageLog is the seam between the broker's queues and a message store.
 // Durable calls return a log sequence number (LSN); the store reports, by
@@ -42,8 +54,9 @@ type Entry struct {
 type MessageLog interface {
 	// WriteMessage stores a body once, however many queues it is routed to.
 	WriteMessage(m *Message, durable bool) (ref Ref, lsn uint64, err error)
-	// Enqueue records that queue holds ref at position seq.
-	Enqueue(queue string, seq uint64, ref Ref, durable bool) (lsn uint64, err error)
+	// Enqueue records that queue holds ref at position seq, with meta
+	// (kept, and recovered, only for durable entries).
+	Enqueue(queue string, seq uint64, ref Ref, durable bool, meta EntryMeta) (lsn uint64, err error)
 	// Delivered records that the message at seq went to a consumer.
 	Delivered(queue string, seq uint64)
 	// Ack records that queue no longer holds seq.

@@ -371,6 +371,7 @@ type Exchange struct {
 	UserWhoPerformedAction string         `json:"user_who_performed_action"`
 	Policy                 string         `json:"policy,omitempty"`
 	MessageStats           *MessageStats  `json:"message_stats,omitempty"`
+	MessagesDelayed        *int           `json:"messages_delayed,omitempty"` // x-delayed-message only
 }
 
 // ExchangeBody is the body of PUT /api/exchanges/{vhost}/{name}.

@@ -44,7 +44,7 @@ func benchPublish(b *testing.B, writers, window int, split bool) {
 					var ref Ref
 					ref, _, err = s.WriteMessage(m, true)
 					if err == nil {
-						lsn, err = s.Enqueue(q, seq, ref, true)
+						lsn, err = s.Enqueue(q, seq, ref, true, EntryMeta{})
 					}
 				} else {
 					_, lsn, err = s.Publish(m, []Target{{Queue: q, Seq: seq, Durable: true}})

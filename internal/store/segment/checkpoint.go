@@ -19,7 +19,8 @@ import (
 //	owners: count, then per owner: id, lastSeq+1 (0: none), name length,
 //	  name, entry count, then per entry: seq delta, zigzag(body segment
 //	  delta), body offset, body size, zigzag(enqueue segment - body
-//	  segment), flags byte;
+//	  segment), flags byte (ckpRedelivered, ckpPrio, ckpExpires), then
+//	  the priority byte if ckpPrio, then zigzag(expires) if ckpExpires;
 //	segments: count, then id, bodies, body bytes, dep count, deps;
 //	tombstones: count, then owner id, count, segments;
 //	compacted segments not yet deleted: count, ids;
@@ -40,6 +41,14 @@ func parseCkpName(name string) (uint64, bool) {
 	v, err := strconv.ParseUint(name[len(ckpPrefix):len(name)-len(ckpSuffix)], 16, 64)
 	return v, err == nil
 }
+
+// Entry flag bits in a checkpoint. ckpRedelivered equals eRedelivered;
+// checkpoints written before entries had meta never set the other two.
+const (
+	ckpRedelivered = eRedelivered
+	ckpPrio        = 1 << 2
+	ckpExpires     = 1 << 3
+)
 
 func (st *rstate) encode() []byte {
 	n := 64
@@ -82,7 +91,20 @@ func (st *rstate) encode() []byte {
 			b = binary.AppendUvarint(b, uint64(e.ref.Offset))
 			b = binary.AppendUvarint(b, uint64(e.size))
 			b = binary.AppendVarint(b, int64(e.eseg)-int64(e.ref.Segment))
-			b = append(b, e.flags&eRedelivered)
+			fl := e.flags & eRedelivered
+			if e.prio != 0 {
+				fl |= ckpPrio
+			}
+			if e.expires != 0 {
+				fl |= ckpExpires
+			}
+			b = append(b, fl)
+			if e.prio != 0 {
+				b = append(b, e.prio)
+			}
+			if e.expires != 0 {
+				b = binary.AppendVarint(b, e.expires)
+			}
 			prevSeq, prevSeg = e.seq, e.ref.Segment
 		}
 	}
@@ -233,7 +255,23 @@ func decodeCheckpoint(b []byte) (*rstate, error) {
 				e := rentry{seq: seq, ref: Ref{Segment: seg, Offset: r.u32()}, size: r.u32()}
 				e.eseg = uint32(int64(seg) + r.sv())
 				if fl := r.bytes(1); fl != nil {
-					e.flags = fl[0] & eRedelivered
+					if fl[0]&^(ckpRedelivered|ckpPrio|ckpExpires) != 0 {
+						r.err = errCorrupt
+					}
+					e.flags = fl[0] & ckpRedelivered
+					if fl[0]&ckpPrio != 0 {
+						if p := r.bytes(1); p != nil {
+							e.prio = p[0]
+						}
+						if e.prio == 0 {
+							r.err = errCorrupt // encode never writes it
+						}
+					}
+					if fl[0]&ckpExpires != 0 {
+						if e.expires = r.sv(); e.expires == 0 {
+							r.err = errCorrupt
+						}
+					}
 				}
 				o.ents = append(o.ents, e)
 			}

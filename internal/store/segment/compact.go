@@ -5,6 +5,8 @@ import (
 	"errors"
 	"os"
 	"slices"
+
+	"github.com/warrenmq/warren/internal/store"
 )
 
 // Compaction: a sealed segment that is mostly dead but still pinned (by a
@@ -109,6 +111,7 @@ type cEnq struct {
 	seq   uint64
 	ref   Ref
 	size  uint32
+	meta  store.EntryMeta // read back from the record: the index does not keep it
 }
 
 type cCtl struct {
@@ -132,8 +135,8 @@ func (s *Store) compactOne(g *segment) (bool, error) {
 		case recMessage:
 			msgs[uint32(off)] = h.size()
 		case recEnqueue:
-			ref, sz := decodeEnqueue(p)
-			enqs = append(enqs, cEnq{owner: h.owner, seq: h.seq, ref: ref, size: sz})
+			ref, sz, meta := decodeEnqueue(h, p)
+			enqs = append(enqs, cEnq{owner: h.owner, seq: h.seq, ref: ref, size: sz, meta: meta})
 		case recAck, recDelivered:
 			ctls = append(ctls, cCtl{h: h, eseg: leU32(p)})
 		case recDeleteOwner, recCompacted:
@@ -190,7 +193,7 @@ func (s *Store) compactOne(g *segment) (bool, error) {
 	owners := make(map[uint32]bool)
 	used := make(map[uint32]bool)
 	for _, e := range enqs {
-		need += enqueueRecSize
+		need += enqueueSize(e.meta)
 		if !owners[e.owner] {
 			owners[e.owner] = true
 			need += ownerRecSize(s.byID[e.owner])
@@ -252,9 +255,10 @@ func (s *Store) compactOne(g *segment) (bool, error) {
 		if r.delivered(e.seq) {
 			flags |= flagRedelivered
 		}
-		c := s.chunkLocked(enqueueRecSize)
-		c.buf = appendEnqueue(c.buf, o.id, e.seq, ref, e.size, flags)
-		s.advanceLocked(enqueueRecSize)
+		n := enqueueSize(e.meta)
+		c := s.chunkLocked(n)
+		c.buf = appendEnqueue(c.buf, o.id, e.seq, ref, e.size, flags, e.meta)
+		s.advanceLocked(n)
 		runs[r] = true
 	}
 	for _, c := range keep {

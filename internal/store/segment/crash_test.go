@@ -293,7 +293,7 @@ func diskFullChild(dir string) error {
 	var okSeqs []uint64
 	seq := uint64(1)
 	for range 20 {
-		if _, _, err := s.Publish(crashMessage("q", seq), []Target{{"q", seq, true}}); err != nil {
+		if _, _, err := s.Publish(crashMessage("q", seq), []Target{{Queue: "q", Seq: seq, Durable: true}}); err != nil {
 			return err
 		}
 		okSeqs = append(okSeqs, seq)
@@ -318,7 +318,7 @@ func diskFullChild(dir string) error {
 	var unconfirmed uint64
 	var firstErr error
 	for range 200 {
-		if _, _, err := s.Publish(crashMessage("q", seq), []Target{{"q", seq, true}}); err != nil {
+		if _, _, err := s.Publish(crashMessage("q", seq), []Target{{Queue: "q", Seq: seq, Durable: true}}); err != nil {
 			firstErr = err
 			break
 		}
@@ -344,7 +344,7 @@ func diskFullChild(dir string) error {
 	if s.Synced() != lastGood {
 		return fmt.Errorf("Synced moved from %x to %x while failing", lastGood, s.Synced())
 	}
-	if _, _, err := s.Publish(crashMessage("q", seq), []Target{{"q", seq, true}}); err == nil {
+	if _, _, err := s.Publish(crashMessage("q", seq), []Target{{Queue: "q", Seq: seq, Durable: true}}); err == nil {
 		return errors.New("Publish accepted while failing")
 	}
 	if st := s.Stats(); st.Err == nil {
@@ -366,7 +366,7 @@ func diskFullChild(dir string) error {
 		okSeqs = append(okSeqs, unconfirmed)
 	}
 	for range 20 {
-		if _, _, err := s.Publish(crashMessage("q", seq), []Target{{"q", seq, true}}); err != nil {
+		if _, _, err := s.Publish(crashMessage("q", seq), []Target{{Queue: "q", Seq: seq, Durable: true}}); err != nil {
 			return err
 		}
 		okSeqs = append(okSeqs, seq)

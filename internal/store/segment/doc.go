@@ -23,7 +23,8 @@
 // # Typical use by the broker
 //
 //	st, rec, err := segment.Open(dir, segment.Options{OnSync: confirmUpTo})
-//	// rebuild queues from rec.Queues (Entry: seq, ref, size, redelivered);
+//	// rebuild queues from rec.Queues (Entry: seq, ref, size, redelivered,
+//	// expires, priority);
 //	// continue each queue's seqs at rec.NextSeq[name].
 //	ref, lsn, err := st.Publish(msg, []segment.Target{{Queue: "q", Seq: 7, Durable: true}})
 //	// confirm to the publisher once OnSync(x) reports x >= lsn
@@ -33,6 +34,19 @@
 //
 // Transient messages paged out of memory use WriteMessage(m, false), which
 // forces no fsync and is never recovered, and Release(ref) when done.
+//
+// # Entry meta: expiry and priority
+//
+// Enqueue and Publish's Targets take an EntryMeta (expiry in unix ms, 0 for
+// none; priority 0-255) that a durable enqueue record carries: the priority
+// in a header byte that older records have as zero, the expiry as 8 more
+// payload bytes behind a flag, so an entry without expiry costs nothing
+// extra on disk and one with expiry 8 bytes. The store does not interpret
+// it (expiry is the broker's business) and the running index does not keep
+// it, so a live entry still costs one or two bits there; compaction reads it
+// back from the record it copies. Recovery returns it in each Entry (32
+// bytes); during replay a live entry takes 40 bytes instead of 32, and a
+// checkpoint one byte more for a priority and a varint for an expiry.
 //
 // # Durability, LSNs and OnSync
 //
@@ -87,7 +101,8 @@
 // # Recovery and checkpoints
 //
 // A checkpoint file holds the live index (per queue: seq, ref, size,
-// enqueue segment, redelivered; per segment: dependencies and counts) and
+// enqueue segment, redelivered, expiry, priority; per segment:
+// dependencies and counts) and
 // the log position it covers. It is written at Close, after an Open that had
 // to replay much, and every Options.CheckpointEvery bytes of log (in the
 // background, by loading the previous checkpoint and replaying the log

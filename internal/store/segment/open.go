@@ -393,7 +393,8 @@ func open(dir string, opt Options) (*Store, *Recovery, error) {
 			var r *run
 			var eg, bg *segment
 			for i, e := range o.ents {
-				out[i] = Entry{Seq: e.seq, Ref: e.ref, Size: e.size, Redelivered: e.flags&eRedelivered != 0}
+				out[i] = Entry{Seq: e.seq, Ref: e.ref, Size: e.size, Redelivered: e.flags&eRedelivered != 0,
+					Expires: e.expires, Priority: e.prio}
 				if r == nil || r.eseg != e.eseg || r.bseg != e.ref.Segment || e.seq-r.last > runGap {
 					r = &run{first: e.seq, last: e.seq, eseg: e.eseg, bseg: e.ref.Segment, durable: true}
 					ow.runs = append(ow.runs, r)

@@ -25,7 +25,8 @@ import (
 //	4  4  payload length
 //	8  1  type (rec*)
 //	9  1  flags (flag*)
-//	10 2  reserved, zero
+//	10 1  priority (enqueue records; zero in every other type)
+//	11 1  reserved, zero
 //	12 4  owner (queue id; 0 for records that belong to no owner)
 //	16 8  sequence (the owner's sequence or index; 0 if none)
 //	24 -  payload
@@ -52,7 +53,7 @@ type recType uint8
 // the group id and seq as the log index.
 const (
 	recMessage     recType = 1 // payload: message (see appendMessage); owner 0, seq 0
-	recEnqueue     recType = 2 // owner holds the message at seq; payload: ref seg, ref off, body size
+	recEnqueue     recType = 2 // owner holds the message at seq; payload: ref seg, ref off, body size[, expires]
 	recAck         recType = 3 // owner no longer holds seq; payload: segment of the enqueue record
 	recDelivered   recType = 4 // seq was delivered; payload: segment of the enqueue record
 	recOwner       recType = 5 // owner id is named; payload: name
@@ -85,11 +86,19 @@ const (
 	flagDurable     = 1 << 0 // message: written by a durable write (else transient, never recovered on its own)
 	flagRedelivered = 1 << 1 // enqueue: the entry had been delivered before this record was written
 	flagCopy        = 1 << 2 // enqueue: a copy written by compaction (informational)
+	flagExpires     = 1 << 3 // enqueue: the payload ends with the expiry time (8 bytes, unix ms)
 )
+
+// An enqueue record's payload is 12 bytes: the body's Ref (segment, offset)
+// and the body size. With flagExpires 8 more follow: the entry's expiry in
+// unix milliseconds (int64). Its priority is header byte 10. Records
+// written before either existed (byte 10 zero, no flag) read as priority 0,
+// no expiry.
 
 // Fixed record sizes.
 const (
-	enqueueRecSize   = recHeaderSize + 12
+	enqueueRecSize   = recHeaderSize + 12 // without expiry (see enqueueSize)
+	enqueueExpSize   = enqueueRecSize + 8 // with expiry
 	ackRecSize       = recHeaderSize + 4
 	deliveredRecSize = recHeaderSize + 4
 	deleteRecSize    = recHeaderSize
@@ -107,6 +116,7 @@ var (
 type recHeader struct {
 	typ    recType
 	flags  uint8
+	prio   uint8 // enqueue records only
 	owner  uint32
 	seq    uint64
 	length uint32 // payload length
@@ -142,10 +152,11 @@ func decodeHeader(b []byte) (recHeader, error) {
 		length: binary.LittleEndian.Uint32(b[4:]),
 		typ:    recType(b[8]),
 		flags:  b[9],
+		prio:   b[10],
 		owner:  binary.LittleEndian.Uint32(b[12:]),
 		seq:    binary.LittleEndian.Uint64(b[16:]),
 	}
-	if h.length > maxPayload || b[10] != 0 || b[11] != 0 || h.typ == 0 {
+	if h.length > maxPayload || (b[10] != 0 && h.typ != recEnqueue) || b[11] != 0 || h.typ == 0 {
 		return recHeader{}, errCorrupt
 	}
 	return h, nil
@@ -183,8 +194,15 @@ func checkPayload(h recHeader, p []byte) error {
 			return err
 		}
 	case recEnqueue:
-		if len(p) != 12 || h.owner == 0 {
+		want := 12
+		if h.flags&flagExpires != 0 {
+			want = 20
+		}
+		if len(p) != want || h.owner == 0 {
 			return errCorrupt
+		}
+		if want == 20 && binary.LittleEndian.Uint64(p[12:]) == 0 {
+			return errCorrupt // never written: expiry 0 means none, without the flag
 		}
 	case recAck, recDelivered:
 		if len(p) != 4 || h.owner == 0 {
@@ -283,19 +301,45 @@ func bodySizeOf(p []byte) uint32 {
 	return uint32(len(m.Body))
 }
 
-func appendEnqueue(b []byte, owner uint32, seq uint64, ref store.Ref, size uint32, flags uint8) []byte {
+// enqueueSize is the size of an enqueue record carrying meta.
+func enqueueSize(meta store.EntryMeta) int {
+	if meta.Expires != 0 {
+		return enqueueExpSize
+	}
+	return enqueueRecSize
+}
+
+// appendEnqueue appends an enqueue record; flagExpires is set from meta
+// (any flagExpires in flags is ignored).
+func appendEnqueue(b []byte, owner uint32, seq uint64, ref store.Ref, size uint32, flags uint8, meta store.EntryMeta) []byte {
 	start := len(b)
-	b = appendHeader(b, recEnqueue, flags, owner, seq, 12)
+	flags &^= flagExpires
+	n := 12
+	if meta.Expires != 0 {
+		flags |= flagExpires
+		n = 20
+	}
+	b = appendHeader(b, recEnqueue, flags, owner, seq, n)
+	b[start+10] = meta.Priority
 	b = binary.LittleEndian.AppendUint32(b, ref.Segment)
 	b = binary.LittleEndian.AppendUint32(b, ref.Offset)
 	b = binary.LittleEndian.AppendUint32(b, size)
+	if meta.Expires != 0 {
+		b = binary.LittleEndian.AppendUint64(b, uint64(meta.Expires))
+	}
 	sealRecord(b[start:])
 	return b
 }
 
-func decodeEnqueue(p []byte) (ref store.Ref, size uint32) {
-	return store.Ref{Segment: binary.LittleEndian.Uint32(p), Offset: binary.LittleEndian.Uint32(p[4:])},
-		binary.LittleEndian.Uint32(p[8:])
+// decodeEnqueue decodes an enqueue record checked by checkPayload.
+func decodeEnqueue(h recHeader, p []byte) (ref store.Ref, size uint32, meta store.EntryMeta) {
+	ref = store.Ref{Segment: binary.LittleEndian.Uint32(p), Offset: binary.LittleEndian.Uint32(p[4:])}
+	size = binary.LittleEndian.Uint32(p[8:])
+	meta.Priority = h.prio
+	if h.flags&flagExpires != 0 && len(p) >= 20 {
+		meta.Expires = int64(binary.LittleEndian.Uint64(p[12:]))
+	}
+	return ref, size, meta
 }
 
 // appendTargeted appends an ack or delivered record; eseg is the segment

@@ -14,7 +14,8 @@ func seedRecords() [][]byte {
 	return [][]byte{
 		appendMessage(nil, m, flagDurable),
 		appendMessage(nil, &Message{}, 0),
-		appendEnqueue(nil, 3, 42, Ref{Segment: 7, Offset: 4096}, 5, flagRedelivered),
+		appendEnqueue(nil, 3, 42, Ref{Segment: 7, Offset: 4096}, 5, flagRedelivered, EntryMeta{}),
+		appendEnqueue(nil, 3, 43, Ref{Segment: 7, Offset: 4096}, 5, 0, EntryMeta{Expires: 1_700_000_000_123, Priority: 9}),
 		appendTargeted(nil, recAck, 3, 42, 7),
 		appendTargeted(nil, recDelivered, 3, 42, 7),
 		appendOwner(nil, 3, 41, "orders"),
@@ -83,8 +84,8 @@ func FuzzDecodeRecord(f *testing.F) {
 			}
 			re = appendMessage(nil, m, h.flags)
 		case recEnqueue:
-			ref, size := decodeEnqueue(p)
-			re = appendEnqueue(nil, h.owner, h.seq, ref, size, h.flags)
+			ref, size, meta := decodeEnqueue(h, p)
+			re = appendEnqueue(nil, h.owner, h.seq, ref, size, h.flags, meta)
 		default:
 			re = appendHeader(nil, h.typ, h.flags, h.owner, h.seq, len(p))
 			re = append(re, p...)
@@ -112,6 +113,7 @@ func FuzzDecodeCheckpoint(f *testing.F) {
 	o.noteSeq(9)
 	o.enqueue(rentry{seq: 5, ref: Ref{Segment: 2, Offset: 64}, size: 10, eseg: 2})
 	o.enqueue(rentry{seq: 9, ref: Ref{Segment: 3, Offset: 32}, size: 1, eseg: 3, flags: eRedelivered})
+	o.enqueue(rentry{seq: 12, ref: Ref{Segment: 3, Offset: 90}, size: 1, eseg: 3, prio: 200, expires: 1_700_000_000_000})
 	st.seg(2).addDep(2, 1)
 	st.seg(3)
 	st.tombs[7] = []uint32{2}
@@ -138,7 +140,11 @@ func TestCheckpointRoundTrip(t *testing.T) {
 	o := st.owner(4)
 	o.name = "queue"
 	for i := uint64(1); i < 1000; i += 3 {
-		o.enqueue(rentry{seq: i, ref: Ref{Segment: uint32(1 + i/500), Offset: uint32(32 + i)}, size: uint32(i), eseg: uint32(1 + i/400)})
+		e := rentry{seq: i, ref: Ref{Segment: uint32(1 + i/500), Offset: uint32(32 + i)}, size: uint32(i), eseg: uint32(1 + i/400)}
+		if i%2 == 0 {
+			e.prio, e.expires = uint8(i), 1_700_000_000_000+int64(i)
+		}
+		o.enqueue(e)
 	}
 	st.owner(2).name = "empty"
 	st.seg(1).addDep(1, 0)
@@ -149,7 +155,7 @@ func TestCheckpointRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(got.encode(), b) || len(got.owners[4].ents) != len(o.ents) || got.owners[4].ents[5] != o.ents[5] {
+	if !bytes.Equal(got.encode(), b) || len(got.owners[4].ents) != len(o.ents) || got.owners[4].ents[5] != o.ents[5] || got.owners[4].ents[6] != o.ents[6] {
 		t.Fatal("checkpoint round trip differs")
 	}
 	if len(b) > 16*len(o.ents)+200 {

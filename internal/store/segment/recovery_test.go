@@ -25,7 +25,7 @@ func tornBase(t *testing.T, n int) (string, []published) {
 	var pubs []published
 	for i := 1; i <= n; i++ {
 		m := msg(i, 20+i*3)
-		ref, lsn, err := s.Publish(m, []Target{{"q", uint64(i), true}})
+		ref, lsn, err := s.Publish(m, []Target{{Queue: "q", Seq: uint64(i), Durable: true}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -71,7 +71,7 @@ func checkPrefix(t *testing.T, dir string, pubs []published, cut int64, appendTo
 		next = ns
 	}
 	m := msg(1000, 33)
-	if _, _, err := s.Publish(m, []Target{{"q", next, true}}); err != nil {
+	if _, _, err := s.Publish(m, []Target{{Queue: "q", Seq: next, Durable: true}}); err != nil {
 		t.Fatalf("cut %d: publish after recovery: %v", cut, err)
 	}
 	mustClose(t, s)
@@ -157,7 +157,7 @@ func TestCorruptMiddleSegment(t *testing.T) {
 	var pubs []published
 	for i := 1; i <= 80; i++ {
 		m := msg(i, 400)
-		ref, lsn, err := s.Publish(m, []Target{{"q", uint64(i), true}})
+		ref, lsn, err := s.Publish(m, []Target{{Queue: "q", Seq: uint64(i), Durable: true}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -210,7 +210,7 @@ func TestCorruptMiddleSegment(t *testing.T) {
 		t.Fatal("served a record that fails its CRC")
 	}
 	// the store keeps working
-	if _, _, err := s.Publish(msg(1, 1), []Target{{"q", rec.NextSeq["q"], true}}); err != nil {
+	if _, _, err := s.Publish(msg(1, 1), []Target{{Queue: "q", Seq: rec.NextSeq["q"], Durable: true}}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -336,8 +336,25 @@ type mqueue struct {
 type ment struct {
 	ref       Ref
 	m         *Message
+	meta      EntryMeta
 	durable   bool
 	delivered bool
+}
+
+// randMeta returns no meta, a priority, an expiry (some far past, some
+// negative: the store keeps whatever it is given) or both.
+func randMeta(rng *rand.Rand) EntryMeta {
+	var em EntryMeta
+	if rng.IntN(3) == 0 {
+		em.Priority = uint8(rng.IntN(256))
+	}
+	switch rng.IntN(4) {
+	case 0:
+		em.Expires = 1_700_000_000_000 + rng.Int64N(1<<40)
+	case 1:
+		em.Expires = -rng.Int64N(1 << 62)
+	}
+	return em
 }
 
 func newModel() *model {
@@ -367,7 +384,7 @@ func (m *model) step(t *testing.T, s *Store, rng *rand.Rand) {
 		for _, i := range rng.Perm(len(m.names))[:1+rng.IntN(3)] {
 			name := m.names[i]
 			q := m.q(name)
-			targets = append(targets, Target{Queue: name, Seq: q.next, Durable: q.durable})
+			targets = append(targets, Target{Queue: name, Seq: q.next, Durable: q.durable, Meta: randMeta(rng)})
 		}
 		ref, _, err := s.Publish(msg, targets)
 		if err != nil {
@@ -375,7 +392,7 @@ func (m *model) step(t *testing.T, s *Store, rng *rand.Rand) {
 		}
 		for _, tg := range targets {
 			q := m.q(tg.Queue)
-			q.ents[tg.Seq] = &ment{ref: ref, m: msg, durable: tg.Durable}
+			q.ents[tg.Seq] = &ment{ref: ref, m: msg, durable: tg.Durable, meta: tg.Meta}
 			q.next = tg.Seq + 1
 		}
 	case r < 48: // write, then enqueue separately
@@ -387,10 +404,11 @@ func (m *model) step(t *testing.T, s *Store, rng *rand.Rand) {
 		}
 		for _, name := range []string{"a", "b"}[:1+rng.IntN(2)] {
 			q := m.q(name)
-			if _, err := s.Enqueue(name, q.next, ref, true); err != nil {
+			em := randMeta(rng)
+			if _, err := s.Enqueue(name, q.next, ref, true, em); err != nil {
 				t.Fatal(err)
 			}
-			q.ents[q.next] = &ment{ref: ref, m: msg, durable: true}
+			q.ents[q.next] = &ment{ref: ref, m: msg, durable: true, meta: em}
 			q.next++
 		}
 	case r < 85: // ack
@@ -489,6 +507,9 @@ func (m *model) check(t *testing.T, s *Store, rec *Recovery) {
 			e := q.ents[g.Seq]
 			if g.Redelivered != e.delivered {
 				t.Fatalf("queue %s seq %d: redelivered %v, delivered %v", name, g.Seq, g.Redelivered, e.delivered)
+			}
+			if g.Meta() != e.meta {
+				t.Fatalf("queue %s seq %d (%s): meta %+v, want %+v; checkpoint %v", name, g.Seq, m.why, g.Meta(), e.meta, rec.Checkpoint)
 			}
 			if g.Size != uint32(len(e.m.Body)) {
 				t.Fatalf("queue %s seq %d: size %d, want %d", name, g.Seq, g.Size, len(e.m.Body))

@@ -20,11 +20,13 @@ const (
 )
 
 type rentry struct {
-	seq   uint64
-	ref   Ref
-	size  uint32
-	eseg  uint32 // segment holding the (latest copy of the) enqueue record
-	flags uint8
+	seq     uint64
+	ref     Ref
+	expires int64 // unix ms, 0 = never
+	size    uint32
+	eseg    uint32 // segment holding the (latest copy of the) enqueue record
+	flags   uint8
+	prio    uint8
 }
 
 type rowner struct {
@@ -121,7 +123,7 @@ func (o *rowner) enqueue(e rentry) {
 		if x.flags&eDead != 0 {
 			return // (owner, seq) never comes back once acked
 		}
-		x.ref, x.size, x.eseg = e.ref, e.size, e.eseg
+		x.ref, x.size, x.eseg, x.expires, x.prio = e.ref, e.size, e.eseg, e.expires, e.prio
 		x.flags |= e.flags
 		return
 	}
@@ -167,12 +169,12 @@ func (st *rstate) apply(seg uint32, h recHeader, p []byte) {
 		if o.deleted {
 			return
 		}
-		ref, size := decodeEnqueue(p)
+		ref, size, meta := decodeEnqueue(h, p)
 		var fl uint8
 		if h.flags&flagRedelivered != 0 {
 			fl = eRedelivered
 		}
-		o.enqueue(rentry{seq: h.seq, ref: ref, size: size, eseg: seg, flags: fl})
+		o.enqueue(rentry{seq: h.seq, ref: ref, size: size, eseg: seg, flags: fl, expires: meta.Expires, prio: meta.Priority})
 	case recAck, recDelivered:
 		eseg := leU32(p)
 		st.seg(seg).addDep(seg, eseg)

@@ -21,6 +21,8 @@ type (
 	Ref     = store.Ref
 	Message = store.Message
 	Entry   = store.Entry
+	// EntryMeta is an entry's expiry and priority.
+	EntryMeta = store.EntryMeta
 )
 
 var _ store.MessageLog = (*Store)(nil)
@@ -97,7 +99,8 @@ func (o *Options) fill() {
 type Target struct {
 	Queue   string
 	Seq     uint64
-	Durable bool // write an enqueue record (recovered after restart)
+	Durable bool            // write an enqueue record (recovered after restart)
+	Meta    store.EntryMeta // expiry and priority, recorded for durable targets
 }
 
 // Stats is a snapshot of the store's counters.
@@ -430,7 +433,7 @@ func (s *Store) Publish(m *Message, targets []Target) (Ref, uint64, error) {
 	bn := recHeaderSize + messagePayloadSize(m)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.admitLocked(int64(bn + len(targets)*enqueueRecSize)); err != nil {
+	if err := s.admitLocked(int64(bn + len(targets)*enqueueExpSize)); err != nil {
 		return Ref{}, 0, err
 	}
 	durable := false
@@ -451,7 +454,7 @@ func (s *Store) Publish(m *Message, targets []Target) (Ref, uint64, error) {
 	need := bn
 	for _, t := range targets {
 		if t.Durable {
-			need += enqueueRecSize
+			need += enqueueSize(t.Meta)
 			if o := s.owners[t.Queue]; o != nil {
 				need += s.defNeed(o)
 			} else {
@@ -476,9 +479,10 @@ func (s *Store) Publish(m *Message, targets []Target) (Ref, uint64, error) {
 		o, _ := s.ownerLocked(t.Queue)
 		if t.Durable {
 			s.defLocked(o)
-			c := s.chunkLocked(enqueueRecSize)
-			c.buf = appendEnqueue(c.buf, o.id, t.Seq, ref, size, 0)
-			lsn = s.advanceLocked(enqueueRecSize)
+			n := enqueueSize(t.Meta)
+			c := s.chunkLocked(n)
+			c.buf = appendEnqueue(c.buf, o.id, t.Seq, ref, size, 0, t.Meta)
+			lsn = s.advanceLocked(n)
 			s.indexLocked(o, t.Seq, g.id, g.id, 0, true)
 		} else {
 			s.indexLocked(o, t.Seq, 0, g.id, 0, false)
@@ -558,13 +562,15 @@ func (s *Store) locateLocked(ref Ref) (Ref, uint32, error) {
 // be above every seq the queue has had (see NextSeq). A durable enqueue
 // writes a record covered by the next group commit and is recovered after
 // a restart until acked; a non-durable one only keeps the body alive (no
-// record, nothing recovered). A durable enqueue may block while the write
-// buffer is full.
-func (s *Store) Enqueue(queue string, seq uint64, ref Ref, durable bool) (uint64, error) {
+// record, nothing recovered). meta (expiry, priority) is written in the
+// durable record and comes back in Recovery; the running index does not keep
+// it. A durable enqueue may block while the write buffer is full.
+func (s *Store) Enqueue(queue string, seq uint64, ref Ref, durable bool, meta store.EntryMeta) (uint64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	n := enqueueSize(meta)
 	if durable {
-		if err := s.admitLocked(enqueueRecSize); err != nil {
+		if err := s.admitLocked(int64(n)); err != nil {
 			return 0, err
 		}
 	} else if s.closed {
@@ -589,11 +595,11 @@ func (s *Store) Enqueue(queue string, seq uint64, ref Ref, durable bool) (uint64
 	if err != nil {
 		return 0, err
 	}
-	s.roomLocked(enqueueRecSize + s.defNeed(o))
+	s.roomLocked(n + s.defNeed(o))
 	s.defLocked(o)
-	c := s.chunkLocked(enqueueRecSize)
-	c.buf = appendEnqueue(c.buf, o.id, seq, cur, size, 0)
-	lsn := s.advanceLocked(enqueueRecSize)
+	c := s.chunkLocked(n)
+	c.buf = appendEnqueue(c.buf, o.id, seq, cur, size, 0, meta)
+	lsn := s.advanceLocked(n)
 	s.indexLocked(o, seq, s.head.id, cur.Segment, fwd, true)
 	s.forceLocked()
 	return lsn, nil

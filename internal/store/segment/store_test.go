@@ -161,7 +161,7 @@ func TestRoundTrip(t *testing.T) {
 		} else {
 			ref, _, err = s.WriteMessage(m, true)
 			if err == nil {
-				lsn, err = s.Enqueue("q", uint64(i+1), ref, true)
+				lsn, err = s.Enqueue("q", uint64(i+1), ref, true, EntryMeta{})
 			}
 		}
 		if err != nil {
@@ -202,7 +202,7 @@ func TestRoundTrip(t *testing.T) {
 	if got := rec.NextSeq["q"]; got != 11 {
 		t.Errorf("NextSeq = %d, want 11", got)
 	}
-	if _, err := s.Enqueue("q", 10, refs[0], true); !errors.Is(err, store.ErrSeqOrder) {
+	if _, err := s.Enqueue("q", 10, refs[0], true, EntryMeta{}); !errors.Is(err, store.ErrSeqOrder) {
 		t.Errorf("Enqueue of an old seq: %v, want ErrSeqOrder", err)
 	}
 }
@@ -211,7 +211,7 @@ func TestMultiQueueSingleWrite(t *testing.T) {
 	dir := t.TempDir()
 	s, _ := mustOpen(t, dir, Options{})
 	m := msg(1, 1000)
-	ref, _, err := s.Publish(m, []Target{{"a", 1, true}, {"b", 1, true}, {"c", 1, true}, {"t", 1, false}})
+	ref, _, err := s.Publish(m, []Target{{Queue: "a", Seq: 1, Durable: true}, {Queue: "b", Seq: 1, Durable: true}, {Queue: "c", Seq: 1, Durable: true}, {Queue: "t", Seq: 1, Durable: false}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,7 +224,7 @@ func TestMultiQueueSingleWrite(t *testing.T) {
 		t.Fatalf("body written %d times, want 1", n)
 	}
 	// the same body enqueued later by ref, to another queue
-	if _, err := s.Enqueue("d", 5, ref, true); err != nil {
+	if _, err := s.Enqueue("d", 5, ref, true, EntryMeta{}); err != nil {
 		t.Fatal(err)
 	}
 	s.Ack("a", 1)
@@ -266,7 +266,7 @@ func TestAckDeliveredDeleteRestart(t *testing.T) {
 	dir := t.TempDir()
 	s, _ := mustOpen(t, dir, Options{})
 	for i := 1; i <= 6; i++ {
-		if _, _, err := s.Publish(msg(i, 10), []Target{{"q", uint64(i), true}, {"gone", uint64(i), true}}); err != nil {
+		if _, _, err := s.Publish(msg(i, 10), []Target{{Queue: "q", Seq: uint64(i), Durable: true}, {Queue: "gone", Seq: uint64(i), Durable: true}}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -282,7 +282,7 @@ func TestAckDeliveredDeleteRestart(t *testing.T) {
 		t.Fatal("deleted queue kept its seq")
 	}
 	// a new queue of the same name starts empty, with any seq
-	if _, _, err := s.Publish(msg(7, 10), []Target{{"gone", 1, true}}); err != nil {
+	if _, _, err := s.Publish(msg(7, 10), []Target{{Queue: "gone", Seq: 1, Durable: true}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Flush(ctxT(t)); err != nil {
@@ -322,10 +322,10 @@ func TestTransientNotRecovered(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Enqueue("q", 1, ref, false); err != nil {
+	if _, err := s.Enqueue("q", 1, ref, false, EntryMeta{}); err != nil {
 		t.Fatal(err)
 	}
-	ref2, _, err := s.Publish(msg(2, 50), []Target{{"q", 2, false}})
+	ref2, _, err := s.Publish(msg(2, 50), []Target{{Queue: "q", Seq: 2, Durable: false}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -350,7 +350,7 @@ func TestRolloverAndDeletion(t *testing.T) {
 	defer mustClose(t, s)
 	const n = 200
 	for i := 1; i <= n; i++ {
-		if _, _, err := s.Publish(msg(i, 500), []Target{{"q", uint64(i), true}}); err != nil {
+		if _, _, err := s.Publish(msg(i, 500), []Target{{Queue: "q", Seq: uint64(i), Durable: true}}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -366,7 +366,7 @@ func TestRolloverAndDeletion(t *testing.T) {
 	}
 	// more writes so that the acks' segment is sealed too
 	for i := n + 1; i <= n+40; i++ {
-		if _, _, err := s.Publish(msg(i, 500), []Target{{"q", uint64(i), true}}); err != nil {
+		if _, _, err := s.Publish(msg(i, 500), []Target{{Queue: "q", Seq: uint64(i), Durable: true}}); err != nil {
 			t.Fatal(err)
 		}
 		s.Ack("q", uint64(i))
@@ -391,16 +391,16 @@ func TestAckOutlivesNoEnqueue(t *testing.T) {
 	opt := Options{SegmentSize: 8 << 10, NoAutoCompact: true}
 	s, _ := mustOpen(t, dir, opt)
 	// segment 1: A (kept) and B (acked later)
-	if _, _, err := s.Publish(msg(1, 100), []Target{{"keep", 1, true}}); err != nil {
+	if _, _, err := s.Publish(msg(1, 100), []Target{{Queue: "keep", Seq: 1, Durable: true}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := s.Publish(msg(2, 100), []Target{{"q", 1, true}}); err != nil {
+	if _, _, err := s.Publish(msg(2, 100), []Target{{Queue: "q", Seq: 1, Durable: true}}); err != nil {
 		t.Fatal(err)
 	}
 	// fill some segments with churn
 	seq := uint64(2)
 	for range 60 {
-		if _, _, err := s.Publish(msg(3, 600), []Target{{"q", seq, true}}); err != nil {
+		if _, _, err := s.Publish(msg(3, 600), []Target{{Queue: "q", Seq: seq, Durable: true}}); err != nil {
 			t.Fatal(err)
 		}
 		s.Ack("q", seq)
@@ -408,7 +408,7 @@ func TestAckOutlivesNoEnqueue(t *testing.T) {
 	}
 	s.Ack("q", 1) // B's ack lands in a late segment
 	for range 60 {
-		if _, _, err := s.Publish(msg(3, 600), []Target{{"q", seq, true}}); err != nil {
+		if _, _, err := s.Publish(msg(3, 600), []Target{{Queue: "q", Seq: seq, Durable: true}}); err != nil {
 			t.Fatal(err)
 		}
 		s.Ack("q", seq)
@@ -467,7 +467,7 @@ func TestCompaction(t *testing.T) {
 		if i%40 == 0 {
 			q = "slow"
 		}
-		ref, _, err := s.Publish(m, []Target{{q, seq, true}})
+		ref, _, err := s.Publish(m, []Target{{Queue: q, Seq: seq, Durable: true}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -584,7 +584,7 @@ func TestOnSyncAndBackpressure(t *testing.T) {
 	var lsn uint64
 	for i := range 500 {
 		var err error
-		_, lsn, err = s.Publish(msg(i, 4000), []Target{{"q", uint64(i + 1), true}})
+		_, lsn, err = s.Publish(msg(i, 4000), []Target{{Queue: "q", Seq: uint64(i + 1), Durable: true}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -604,7 +604,7 @@ func TestOnSyncAndBackpressure(t *testing.T) {
 func TestReadErrors(t *testing.T) {
 	s, _ := mustOpen(t, t.TempDir(), Options{})
 	defer mustClose(t, s)
-	ref, _, _ := s.Publish(msg(1, 10), []Target{{"q", 1, true}})
+	ref, _, _ := s.Publish(msg(1, 10), []Target{{Queue: "q", Seq: 1, Durable: true}})
 	if err := s.Flush(ctxT(t)); err != nil {
 		t.Fatal(err)
 	}
@@ -613,7 +613,7 @@ func TestReadErrors(t *testing.T) {
 			t.Errorf("Read(%v) succeeded", bad)
 		}
 	}
-	if _, err := s.Enqueue("q", 2, Ref{Segment: 77, Offset: 40}, true); err == nil {
+	if _, err := s.Enqueue("q", 2, Ref{Segment: 77, Offset: 40}, true, EntryMeta{}); err == nil {
 		t.Error("Enqueue of a bogus ref succeeded")
 	}
 	if _, _, err := s.WriteMessage(&Message{Exchange: string(make([]byte, 300))}, true); !errors.Is(err, store.ErrTooLarge) {
@@ -622,3 +622,79 @@ func TestReadErrors(t *testing.T) {
 }
 
 var _ = io.EOF
+
+// TestEntryMetaSurvives: expiry and priority come back from a crash image
+// (log replay), from a checkpoint, and after compaction copied the enqueue
+// records, for entries written by Publish and by Enqueue.
+func TestEntryMetaSurvives(t *testing.T) {
+	dir := testDir(t)
+	opt := Options{SegmentSize: 16 << 10, NoAutoCompact: true, CheckpointEvery: -1}
+	s, _ := mustOpen(t, dir, opt)
+	want := map[uint64]EntryMeta{}
+	seq := uint64(1)
+	for i := range 300 {
+		m := msg(i, 300)
+		if i%30 != 0 {
+			if _, _, err := s.Publish(m, []Target{{Queue: "churn", Seq: seq, Durable: true}}); err != nil {
+				t.Fatal(err)
+			}
+			s.Ack("churn", seq)
+			seq++
+			continue
+		}
+		em := EntryMeta{Priority: uint8(i / 30), Expires: 1_800_000_000_000 + int64(i)}
+		if i%60 == 0 {
+			em.Expires = 0 // priority only
+		}
+		slow := uint64(len(want) + 1)
+		if i%90 == 0 {
+			ref, _, err := s.WriteMessage(m, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Enqueue("slow", slow, ref, true, em); err != nil {
+				t.Fatal(err)
+			}
+		} else if _, _, err := s.Publish(m, []Target{{Queue: "slow", Seq: slow, Durable: true, Meta: em}}); err != nil {
+			t.Fatal(err)
+		}
+		want[slow] = em
+	}
+	check := func(how string, rec *Recovery) {
+		t.Helper()
+		got := rec.Queues["slow"]
+		if len(got) != len(want) {
+			t.Fatalf("%s: %d entries, want %d", how, len(got), len(want))
+		}
+		for _, e := range got {
+			if e.Meta() != want[e.Seq] {
+				t.Fatalf("%s: seq %d meta %+v, want %+v", how, e.Seq, e.Meta(), want[e.Seq])
+			}
+		}
+	}
+	beforeCompact := snapshot(t, s)
+	s.reclaim()
+	if err := s.Compact(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	if s.Stats().Compactions == 0 {
+		t.Fatal("nothing was compacted")
+	}
+	afterCompact := snapshot(t, s)
+	mustClose(t, s) // writes a checkpoint
+	for _, c := range []struct {
+		how, dir string
+		ckp      bool
+	}{{"replay", beforeCompact, false}, {"replay after compaction", afterCompact, false}, {"checkpoint", dir, true}} {
+		s, rec := mustOpen(t, c.dir, opt)
+		if rec.Checkpoint != c.ckp {
+			t.Fatalf("%s: checkpoint used %v", c.how, rec.Checkpoint)
+		}
+		check(c.how, rec)
+		// and once more from the checkpoint this Close writes
+		mustClose(t, s)
+		s, rec = mustOpen(t, c.dir, opt)
+		check(c.how+", then checkpoint", rec)
+		mustClose(t, s)
+	}
+}
