@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	_ "net/http/pprof" // only served when WARREN_PPROF_ADDR is set
 	"os"
@@ -121,6 +120,7 @@ func runServer(ctx context.Context, cfg *config.Config, log *slog.Logger) error 
 		ChannelMax:       cfg.ChannelMax,
 		MaxMessageSize:   int(cfg.MaxMessageSize),
 		HandshakeTimeout: cfg.HandshakeTimeout,
+		ConsumerTimeout:  cfg.ConsumerTimeout,
 		Version:          Version(),
 		ClusterName:      cfg.NodeName,
 	})
@@ -133,7 +133,7 @@ func runServer(ctx context.Context, cfg *config.Config, log *slog.Logger) error 
 	for _, l := range cfg.Listeners() {
 		switch l.Name {
 		case "amqp":
-			ln, err := net.Listen("tcp", l.Addr)
+			ln, err := amqpserver.Listen(l.Addr)
 			if err != nil {
 				srv.Close()
 				return fmt.Errorf("amqp listener: %w", err)
@@ -148,7 +148,7 @@ func runServer(ctx context.Context, cfg *config.Config, log *slog.Logger) error 
 				srv.Close()
 				return err
 			}
-			ln, err := net.Listen("tcp", l.Addr)
+			ln, err := amqpserver.Listen(l.Addr)
 			if err != nil {
 				srv.Close()
 				return fmt.Errorf("amqps listener: %w", err)

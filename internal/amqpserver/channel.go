@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"strings"
+	"sync/atomic"
 
 	"github.com/warrenmq/warren/internal/amqp"
 	"github.com/warrenmq/warren/internal/broker"
@@ -21,10 +22,11 @@ const (
 // goroutine; queues on other goroutines reach it only through the Sink
 // methods (deliver.go), which touch nothing but the outbound buffer.
 type channel struct {
-	c       *conn
-	id      uint16
-	sess    *broker.Session
-	closing bool // we sent channel.close and wait for close-ok
+	c        *conn
+	id       uint16
+	sess     *broker.Session
+	closing  bool        // we sent channel.close and wait for close-ok
+	timedOut atomic.Bool // closed for a consumer timeout (timeout.go)
 
 	// Content assembly for basic.publish.
 	state     int
@@ -48,6 +50,7 @@ type channel struct {
 	lastQueue string           // for the empty-name shortcuts of the spec
 	xcache    *broker.Exchange // last exchange published to
 	az        chanAuthz        // cached access decisions (authz.go)
+	reply     *replyConsumer   // direct reply-to consumer (replyto.go)
 }
 
 type txPublish struct {
@@ -73,6 +76,7 @@ func newChannel(c *conn, id uint16) *channel {
 
 // release cancels consumers and requeues unacknowledged deliveries.
 func (ch *channel) release() {
+	ch.dropReply()
 	ch.cf.stop()
 	ch.sess.Close()
 	ch.txPubs, ch.txAcks = nil, nil
@@ -81,7 +85,7 @@ func (ch *channel) release() {
 
 // handleFrame runs one frame through the channel's state machine.
 func (ch *channel) handleFrame(f amqp.Frame) error {
-	if ch.closing {
+	if ch.closing || ch.noticeTimeOut() {
 		return ch.handleWhileClosing(f)
 	}
 	var err error
@@ -374,6 +378,9 @@ func (ch *channel) handleMethod(m amqp.Method) error {
 	case *amqp.BasicConsume:
 		return ch.consume(m)
 	case *amqp.BasicCancel:
+		if ch.replyCancel(m) {
+			return nil
+		}
 		ch.sess.Cancel(m.ConsumerTag)
 		if !m.NoWait {
 			ch.send(&amqp.BasicCancelOk{ConsumerTag: m.ConsumerTag})
@@ -459,6 +466,9 @@ func (ch *channel) bindExchange(op broker.Op, dest, source, key string, args amq
 }
 
 func (ch *channel) queueDeclare(m *amqp.QueueDeclare) error {
+	if strings.HasPrefix(m.Queue, replyQueue) {
+		return ch.replyDeclare(m)
+	}
 	name := m.Queue
 	if name == "" && !m.Passive {
 		name = "amq.gen-" + randomID()
@@ -490,6 +500,9 @@ func randomID() string {
 }
 
 func (ch *channel) consume(m *amqp.BasicConsume) error {
+	if m.Queue == replyQueue {
+		return ch.replyConsume(m)
+	}
 	name, err := ch.queueName(m.Queue)
 	if err != nil {
 		return err
@@ -679,6 +692,11 @@ func (ch *channel) completePublish() error {
 	}
 	if err := ch.checkTopicPublish(x, m.RoutingKey); err != nil {
 		return ch.fail(&ch.pub, err)
+	}
+	if mayReply(x, m) {
+		if err := ch.replyPublish(x, m); err != nil {
+			return ch.fail(&ch.pub, err)
+		}
 	}
 	if ch.tx {
 		ch.txPubs = append(ch.txPubs, txPublish{x: x, msg: m, mandatory: ch.pub.Mandatory})

@@ -571,3 +571,33 @@ func TestSemanticsSurviveRestart(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+func TestConsumerTimeout(t *testing.T) {
+	t.Parallel()
+	p := node(t, warrentest.InProcConfig{ConsumerTimeout: 200 * time.Millisecond})
+	c := newClient(t, p)
+	c.declare("ct", nil)
+	c.publishText("ct", "slow", "fast")
+
+	// A consumer that acks in time is left alone.
+	ok := newClient(t, p)
+	if err := ok.ch.Qos(1, 0, false); err != nil {
+		t.Fatal(err)
+	}
+	ds := ok.consume("ct", "ok", false)
+	d := recv(t, ds)
+	if err := d.Ack(false); err != nil {
+		t.Fatal(err)
+	}
+	if err := ok.ch.Cancel("ok", false); err != nil {
+		t.Fatal(err)
+	}
+	// One that sits on a delivery loses its channel, and the delivery
+	// goes back to the queue.
+	slow := newClient(t, p)
+	slow.consume("ct", "slow", false)
+	slow.wantChannelClosed(406, fmt.Sprintf("PRECONDITION_FAILED - delivery acknowledgement on channel %d timed out. "+
+		"Timeout value used: 200 ms. This timeout value can be configured, see consumers doc guide to learn more", 1))
+	wantCounts(t, p, "ct", 1, 0, 0)
+	equal(t, "redelivered", c.get("ct", true).Redelivered, true)
+}

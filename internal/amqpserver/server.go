@@ -34,8 +34,11 @@ type Config struct {
 	ChannelMax       uint16
 	MaxMessageSize   int
 	HandshakeTimeout time.Duration
-	Version          string
-	ClusterName      string
+	// ConsumerTimeout closes a channel (406) whose oldest unacknowledged
+	// delivery is older than this (consumer_timeout); 0 disables.
+	ConsumerTimeout time.Duration
+	Version         string
+	ClusterName     string
 }
 
 func (c *Config) defaults() {
@@ -82,6 +85,8 @@ type Server struct {
 
 	introspect serverIntro // management views and counters (introspect.go)
 
+	replies replyRegistry // direct reply-to consumers (replyto.go)
+
 	syncMu      sync.Mutex
 	syncWaiters map[*channel]struct{} // channels with confirms waiting for the store
 }
@@ -126,7 +131,19 @@ func New(cfg Config) *Server {
 		s.slots = make(chan struct{}, cfg.ConnectionMax)
 	}
 	s.unsub = cfg.Broker.Subscribe(s.onBrokerEvent)
+	if cfg.ConsumerTimeout > 0 {
+		go s.watchConsumerTimeouts()
+	}
 	return s
+}
+
+// Listen opens a TCP listener for AMQP. TCP keepalive is off, as in
+// RabbitMQ's default tcp_listen_options: AMQP heartbeats find dead peers,
+// and the keepalive socket options were four extra syscalls per accepted
+// connection.
+func Listen(addr string) (net.Listener, error) {
+	lc := net.ListenConfig{KeepAlive: -1}
+	return lc.Listen(context.Background(), "tcp", addr)
 }
 
 // Serve accepts connections on ln until Close.
@@ -158,9 +175,7 @@ func (s *Server) Serve(ln net.Listener) error {
 			return err
 		}
 		delay = 0
-		if tc, ok := nc.(*net.TCPConn); ok {
-			_ = tc.SetNoDelay(true)
-		}
+		// No SetNoDelay: Go's TCP connections have TCP_NODELAY from the start.
 		c := newConn(s, nc)
 		s.mu.Lock()
 		if s.closed {

@@ -3,6 +3,7 @@ package broker
 import (
 	"sort"
 	"sync"
+	"time"
 )
 
 // Sink is the protocol side of a Session: it turns deliveries into frames.
@@ -59,6 +60,11 @@ type Session struct {
 	closed         bool
 
 	settled []unackedEntry // scratch, used only by the channel's own goroutine
+
+	// Consumer timeout bookkeeping (Overdue): the oldest outstanding tag
+	// seen and when it was first seen so.
+	watchTag   uint64
+	watchSince time.Time
 }
 
 type unackedEntry struct {
@@ -168,6 +174,26 @@ func (s *Session) trackGet(q *Queue, e entry, noAck bool) uint64 {
 		q.unacked++
 	}
 	return s.nextTag
+}
+
+// Overdue reports whether the oldest unacknowledged delivery has been
+// outstanding for timeout or longer, as of now. It is called periodically
+// (the consumer timeout's tick); the age is measured from the first call
+// that saw the delivery oldest, so deliveries carry no timestamp and the
+// answer is at most one tick late.
+func (s *Session) Overdue(now time.Time, timeout time.Duration) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed || s.live == 0 {
+		s.watchTag = 0
+		return false
+	}
+	front := s.unacked.Front().tag
+	if front != s.watchTag {
+		s.watchTag, s.watchSince = front, now
+		return false
+	}
+	return now.Sub(s.watchSince) >= timeout
 }
 
 // Resume re-runs dispatch for every queue this session consumes from, after

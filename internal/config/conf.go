@@ -102,6 +102,7 @@ func (c *Config) ApplyConfFile(path string) (warnings []string, err error) {
 //	default_user, default_pass, default_vhost
 //	loopback_users.NAME = true | false             loopback_users = none
 //	heartbeat (s), frame_max, channel_max, max_message_size, handshake_timeout (ms)
+//	consumer_timeout (ms)
 //	ssl_options.certfile / keyfile / cacertfile / verify / fail_if_no_peer_cert
 //	ssl_cert_login_from, connection_max, load_definitions (also management.load_definitions)
 //	log.console.level

@@ -64,6 +64,7 @@ type Config struct {
 	ChannelMax          uint16        // channel_max; 2047
 	MaxMessageSize      int           // max_message_size (bytes); 134217728
 	HandshakeTimeout    time.Duration // handshake_timeout (milliseconds); 10s
+	ConsumerTimeout     time.Duration // consumer_timeout (milliseconds); 30 min; 0 disables
 	DiskFreeLimit       int64         // disk_free_limit.absolute (bytes); 50MB
 	MemoryHighWatermark float64       // vm_memory_high_watermark.relative; 0.4
 	MemoryLimit         int64         // vm_memory_high_watermark.absolute (bytes); 0 = use the fraction
@@ -92,6 +93,7 @@ const (
 	DefaultChannelMax       = 2047
 	DefaultMaxMessageSize   = 134217728
 	DefaultHandshakeTimeout = 10 * time.Second
+	DefaultConsumerTimeout  = 30 * time.Minute // RabbitMQ 3.10's consumer_timeout
 
 	// MinFrameMax is the smallest frame_max AMQP 0-9-1 allows (0 means no limit).
 	MinFrameMax = 4096
@@ -119,6 +121,7 @@ func Default() *Config {
 		ChannelMax:          DefaultChannelMax,
 		MaxMessageSize:      DefaultMaxMessageSize,
 		HandshakeTimeout:    DefaultHandshakeTimeout,
+		ConsumerTimeout:     DefaultConsumerTimeout,
 		DiskFreeLimit:       50_000_000,
 		MemoryHighWatermark: 0.4,
 		Extra:               map[string]string{},

@@ -158,6 +158,8 @@ var settings = []Setting{
 	},
 	dur("handshake-timeout", "time allowed for the AMQP handshake (bare number: milliseconds)", time.Millisecond,
 		func(c *Config) *time.Duration { return &c.HandshakeTimeout }),
+	dur("consumer-timeout", "how long a delivery may stay unacknowledged before its channel is closed (bare number: milliseconds; 0 disables)", time.Millisecond,
+		func(c *Config) *time.Duration { return &c.ConsumerTimeout }),
 	{
 		Name:  "connection-max",
 		Usage: "most open AMQP connections over all listeners (0 or infinity: no limit)",

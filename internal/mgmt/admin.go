@@ -340,13 +340,24 @@ func (s *Server) deleteTopicPermission(w http.ResponseWriter, r *http.Request, c
 
 // --- policies, parameters, limits ---
 
+// Policies and operator policies share their handlers; the route says
+// which table (operator policies: /api/operator-policies/...).
+func isOperator(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, "/api/operator-policies") }
+
+func (s *Server) policyList(r *http.Request) []apitypes.Policy {
+	if isOperator(r) {
+		return s.operatorPolicies()
+	}
+	return s.policies()
+}
+
 func (s *Server) listPolicies(w http.ResponseWriter, r *http.Request, c *caller) error {
 	vhost := pathValue(r, "vhost")
 	if vhost != "" && s.cfg.Broker.Vhost(vhost) == nil {
 		return errNotFound
 	}
 	out := []apitypes.Policy{}
-	for _, p := range s.policies() {
+	for _, p := range s.policyList(r) {
 		if (vhost == "" || p.Vhost == vhost) && s.canSee(c, p.Vhost) {
 			out = append(out, p)
 		}
@@ -356,7 +367,7 @@ func (s *Server) listPolicies(w http.ResponseWriter, r *http.Request, c *caller)
 
 func (s *Server) getPolicy(w http.ResponseWriter, r *http.Request, c *caller) error {
 	vhost, name := pathValue(r, "vhost"), pathValue(r, "name")
-	for _, p := range s.policies() {
+	for _, p := range s.policyList(r) {
 		if p.Vhost == vhost && p.Name == name {
 			writeJSON(w, http.StatusOK, p)
 			return nil
@@ -390,7 +401,7 @@ func (s *Server) putPolicy(w http.ResponseWriter, r *http.Request, c *caller) er
 	if p.ApplyTo == "" {
 		p.ApplyTo = "all"
 	}
-	created, err := s.setPolicy(p)
+	created, err := s.setPolicy(p, isOperator(r))
 	if err != nil {
 		return err
 	}
@@ -401,13 +412,13 @@ func (s *Server) putPolicy(w http.ResponseWriter, r *http.Request, c *caller) er
 func (s *Server) deletePolicy(w http.ResponseWriter, r *http.Request, c *caller) error {
 	vhost, name := pathValue(r, "vhost"), pathValue(r, "name")
 	found := false
-	for _, p := range s.policies() {
+	for _, p := range s.policyList(r) {
 		found = found || (p.Vhost == vhost && p.Name == name)
 	}
 	if !found {
 		return errNotFound
 	}
-	if err := s.clearPolicy(vhost, name); err != nil {
+	if err := s.clearPolicy(vhost, name, isOperator(r)); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

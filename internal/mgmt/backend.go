@@ -110,9 +110,15 @@ func rawJSON(raw json.RawMessage) any {
 	return v
 }
 
-func (s *Server) policies() []apitypes.Policy {
+func (s *Server) policies() []apitypes.Policy { return policyJSON(s.cfg.Broker.Policies("")) }
+
+func (s *Server) operatorPolicies() []apitypes.Policy {
+	return policyJSON(s.cfg.Broker.OperatorPolicies(""))
+}
+
+func policyJSON(ps []*broker.Policy) []apitypes.Policy {
 	var out []apitypes.Policy
-	for _, p := range s.cfg.Broker.Policies("") {
+	for _, p := range ps {
 		def, _ := rawJSON(p.Definition).(map[string]any)
 		if def == nil {
 			def = map[string]any{}
@@ -123,9 +129,14 @@ func (s *Server) policies() []apitypes.Policy {
 	return out
 }
 
-func (s *Server) setPolicy(p apitypes.Policy) (created bool, err error) {
+// setPolicy sets a policy, or an operator policy with op.
+func (s *Server) setPolicy(p apitypes.Policy, operator bool) (created bool, err error) {
 	created = true
-	for _, x := range s.cfg.Broker.Policies(p.Vhost) {
+	existing, op := s.cfg.Broker.Policies(p.Vhost), broker.OpSetPolicy
+	if operator {
+		existing, op = s.cfg.Broker.OperatorPolicies(p.Vhost), broker.OpSetOperatorPolicy
+	}
+	for _, x := range existing {
 		if x.Name == p.Name {
 			created = false
 		}
@@ -134,12 +145,16 @@ func (s *Server) setPolicy(p apitypes.Policy) (created bool, err error) {
 	if err != nil {
 		return false, badRequest("%v", err)
 	}
-	return created, s.apply(&broker.Command{Op: broker.OpSetPolicy, Vhost: p.Vhost, Name: p.Name, Pattern: p.Pattern,
+	return created, s.apply(&broker.Command{Op: op, Vhost: p.Vhost, Name: p.Name, Pattern: p.Pattern,
 		ApplyTo: p.ApplyTo, Priority: p.Priority, Value: def})
 }
 
-func (s *Server) clearPolicy(vhost, name string) error {
-	return s.apply(&broker.Command{Op: broker.OpClearPolicy, Vhost: vhost, Name: name})
+func (s *Server) clearPolicy(vhost, name string, operator bool) error {
+	op := broker.OpClearPolicy
+	if operator {
+		op = broker.OpClearOperatorPolicy
+	}
+	return s.apply(&broker.Command{Op: op, Vhost: vhost, Name: name})
 }
 
 func (s *Server) parameters() []apitypes.Parameter {

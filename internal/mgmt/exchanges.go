@@ -21,7 +21,7 @@ func exchangeName(s string) string {
 
 func (s *Server) exchangeJSON(x *broker.Exchange, stats bool) apitypes.Exchange {
 	out := apitypes.Exchange{Name: x.Name, Vhost: x.Vhost.Name, Type: x.Kind, Durable: x.Durable,
-		AutoDelete: x.AutoDelete, Internal: x.Internal, Arguments: tableJSON(x.Args)}
+		AutoDelete: x.AutoDelete, Internal: x.Internal, Arguments: tableJSON(x.Args), Policy: x.PolicyInfo().Policy}
 	if n, ok := x.MessagesDelayed(); ok {
 		out.MessagesDelayed = &n
 	}

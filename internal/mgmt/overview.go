@@ -25,6 +25,7 @@ var exchangeTypes = []apitypes.ExchangeType{
 	{Name: "fanout", Description: "AMQP fanout exchange, as per the AMQP specification", Enabled: true},
 	{Name: "headers", Description: "AMQP headers exchange, as per the AMQP specification", Enabled: true},
 	{Name: "topic", Description: "AMQP topic exchange, as per the AMQP specification", Enabled: true},
+	{Name: "x-delayed-message", Description: "Delayed Message Exchange.", Enabled: true},
 }
 
 // listenerProtocols maps Warren's listener names to RabbitMQ's protocols.

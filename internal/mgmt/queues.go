@@ -36,6 +36,19 @@ func (s *Server) queueJSONAt(q *broker.Queue, stats bool, now string) apitypes.Q
 		tag := i.ExclusiveConsumer
 		out.ExclusiveConsumerTag = &tag
 	}
+	if tag := q.SingleActiveConsumer(); tag != "" {
+		out.SingleActiveConsumerTag = &tag
+	}
+	pi := q.PolicyInfo()
+	if pi.Policy != "" {
+		out.Policy = &pi.Policy
+	}
+	if pi.OperatorPolicy != "" {
+		out.OperatorPolicy = &pi.OperatorPolicy
+	}
+	if pi.Effective != nil {
+		out.EffectivePolicyDefinition = pi.Effective
+	}
 	if q.Exclusive {
 		out.OwnerPidDetails = &apitypes.OwnerPidDetails{}
 	}

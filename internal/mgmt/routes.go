@@ -2,8 +2,6 @@ package mgmt
 
 import (
 	"net/http"
-
-	"github.com/warrenmq/warren/internal/mgmt/apitypes"
 )
 
 // routes registers every endpoint with RabbitMQ's authorisation rule
@@ -105,9 +103,11 @@ func (s *Server) routes() {
 	h("GET /api/policies/{vhost}/{name}", accPolicies, s.getPolicy)
 	h("PUT /api/policies/{vhost}/{name}", accPolicies, s.putPolicy)
 	h("DELETE /api/policies/{vhost}/{name}", accPolicies, s.deletePolicy)
-	h("GET /api/operator-policies", accVhost, func(w http.ResponseWriter, r *http.Request, c *caller) error {
-		return replyList(w, r, []apitypes.Policy{})
-	})
+	h("GET /api/operator-policies", accVhost, s.listPolicies)
+	h("GET /api/operator-policies/{vhost}", accVhost, s.listPolicies)
+	h("GET /api/operator-policies/{vhost}/{name}", accAdmin, s.getPolicy)
+	h("PUT /api/operator-policies/{vhost}/{name}", accAdmin, s.putPolicy)
+	h("DELETE /api/operator-policies/{vhost}/{name}", accAdmin, s.deletePolicy)
 	h("GET /api/parameters", accPolicies, s.listParameters)
 	h("GET /api/parameters/{component}", accPolicies, s.listParameters)
 	h("GET /api/parameters/{component}/{vhost}", accPolicies, s.listParameters)

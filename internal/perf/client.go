@@ -367,3 +367,20 @@ func appendAck(dst []byte, tag uint64, multiple bool) []byte {
 	}
 	return append(dst, bits, amqp.FrameEnd)
 }
+
+// appendNack appends basic.nack(tag, multiple, requeue) on the perf
+// channel, by hand as appendAck.
+func appendNack(dst []byte, tag uint64, multiple, requeue bool) []byte {
+	dst = append(dst, amqp.FrameMethod, 0, perfChannel, 0, 0, 0, 13)
+	dst = binary.BigEndian.AppendUint16(dst, amqp.ClassBasic)
+	dst = binary.BigEndian.AppendUint16(dst, amqp.MethodBasicNack)
+	dst = binary.BigEndian.AppendUint64(dst, tag)
+	var bits byte
+	if multiple {
+		bits |= 1
+	}
+	if requeue {
+		bits |= 2
+	}
+	return append(dst, bits, amqp.FrameEnd)
+}

@@ -51,6 +51,26 @@ type Config struct {
 	QueuePatternFrom  int    // --queue-pattern-from (-qpf), inclusive
 	QueuePatternTo    int    // --queue-pattern-to (-qpt), inclusive
 	JSONFile          string // --json: write the report here
+	HTMLFile          string // --html: write a self-contained HTML report here
+	QuorumQueue       bool   // --quorum-queue (-qq): x-queue-type=quorum, durable, not auto-delete
+	Nack              bool   // --nack (-na): consumers nack instead of ack
+	Requeue           bool   // --requeue (-re): nacked messages are requeued (default true); false rejects them
+	Preset            string // --preset: the preset whose flags came first (see Presets)
+	ListPresets       bool   // --list-presets
+
+	// Compare mode (not PerfTest's): run the workload alternately against
+	// URIs[0] (A) and Compare (B), Rounds times; ComparePID is B's process.
+	Compare    string
+	Rounds     int
+	ComparePID int
+
+	// ConnectionChurn opens this many connections (handshake, channel.open,
+	// close), Producers at a time, and reports connections/s (not PerfTest's).
+	ConnectionChurn int
+
+	// Accepted for PerfTest command lines; only 1 is supported (each
+	// producer and consumer has its own connection).
+	producersPerConn, consumersPerConn int
 
 	// Modes for memory benchmarks (not PerfTest's): open this many idle
 	// connections, or declare this many queues, then hold them.
@@ -85,6 +105,9 @@ var longShorts = map[string]string{
 	"qpf": "queue-pattern-from",
 	"qpt": "queue-pattern-to",
 	"sb":  "skip-binding-queues",
+	"qq":  "quorum-queue",
+	"na":  "nack",
+	"re":  "requeue",
 }
 
 // TranslateArgs rewrites PerfTest's multi-letter single-dash options
@@ -152,7 +175,20 @@ func AddFlags(fs *pflag.FlagSet) *Config {
 	fs.StringVar(&c.QueuePattern, "queue-pattern", "", "queue name pattern for a sequence of queues, e.g. perf-%d (-qp); producers and consumers are spread over them round-robin, each queue bound with its name as routing key")
 	fs.IntVar(&c.QueuePatternFrom, "queue-pattern-from", -1, "queue pattern range start, inclusive (-qpf)")
 	fs.IntVar(&c.QueuePatternTo, "queue-pattern-to", -1, "queue pattern range end, inclusive (-qpt)")
-	fs.StringVar(&c.JSONFile, "json", "", "write a JSON report (command line, start time, samples, summary) to this file")
+	fs.BoolVar(&c.QuorumQueue, "quorum-queue", false, "declare quorum queues: x-queue-type=quorum, -f persistent, -ad false (-qq)")
+	fs.BoolVar(&c.Nack, "nack", false, "consumers nack messages instead of acking them; see --requeue (-na)")
+	c.Requeue = true
+	fs.Var((*boolArg)(&c.Requeue), "requeue", "with --nack: requeue nacked messages (--requeue false drops or dead-letters them) (-re)")
+	fs.StringVar(&c.JSONFile, "json", "", "write a JSON report (command line, environment, samples, summary) to this file")
+	fs.StringVar(&c.HTMLFile, "html", "", "write a self-contained HTML report (charts of rates and latency, summary, command line, environment) to this file")
+	fs.StringVar(&c.Preset, "preset", "", "start from the named preset's flags (see --list-presets); flags after it override it")
+	fs.BoolVar(&c.ListPresets, "list-presets", false, "list the presets and exit")
+	fs.StringVar(&c.Compare, "compare", "", "compare mode: run the workload alternately against --uri (A) and this URI (B) and report B/A ratios")
+	fs.IntVar(&c.Rounds, "rounds", 3, "compare mode: A/B rounds")
+	fs.IntVar(&c.ComparePID, "compare-pid", 0, "compare mode: broker B's process id on this machine (CPU and RSS from /proc, as --broker-pid for A)")
+	fs.IntVar(&c.producersPerConn, "producers-per-connection", 1, "producers sharing a connection: only 1 is supported (each producer has its own connection)")
+	fs.IntVar(&c.consumersPerConn, "consumers-per-connection", 1, "consumers sharing a connection: only 1 is supported (each consumer has its own connection)")
+	fs.IntVar(&c.ConnectionChurn, "connection-churn", 0, "open N connections (handshake, channel.open, close), -x at a time, and report connections/s and, with --broker-pid, broker CPU per connection")
 	fs.IntVar(&c.IdleConnections, "idle-connections", 0, "memory test: open N idle connections (one channel each), print 'idle: ready', hold them until -z or interrupt")
 	fs.IntVar(&c.IdleQueues, "idle-queues", 0, "memory test: declare N exclusive queues (named by --queue-pattern, default perf-idle-%d) on one connection, print 'idle: ready', hold them until -z or interrupt")
 	fs.Float64Var(&c.ConnectionRate, "connection-rate", 500, "memory test: connections or queue declarations per second while opening")
@@ -205,6 +241,21 @@ func (c *Config) Finish(fs *pflag.FlagSet) error {
 		return err
 	}
 	c.QueueArgs = args
+	if c.QuorumQueue {
+		// PerfTest's --quorum-queue: quorum queues are durable and cannot
+		// be auto-delete or exclusive.
+		if c.QueueArgs == nil {
+			c.QueueArgs = map[string]any{}
+		}
+		c.QueueArgs["x-queue-type"] = "quorum"
+		if !c.Persistent() {
+			c.Flags = append(c.Flags, "persistent")
+		}
+		c.AutoDelete = false
+		if c.Exclusive {
+			return errors.New("--quorum-queue and --exclusive are exclusive: quorum queues cannot be exclusive")
+		}
+	}
 	if c.QueuePattern != "" || c.QueuePatternFrom >= 0 || c.QueuePatternTo >= 0 {
 		if c.IdleQueues > 0 && c.QueuePatternFrom < 0 && c.QueuePatternTo < 0 {
 			// --idle-queues numbers the queues itself.
@@ -243,6 +294,36 @@ func (c *Config) Finish(fs *pflag.FlagSet) error {
 		return errors.New("--idle-connections and --idle-queues are exclusive")
 	case c.ConnectionRate <= 0:
 		return errors.New("--connection-rate must be positive")
+	case c.Nack && c.AutoAck:
+		return errors.New("--nack needs manual acknowledgements: drop -a")
+	case c.Rounds < 1 || c.Rounds > 100:
+		return errors.New("--rounds must be within 1..100")
+	case c.ComparePID < 0 || c.BrokerPID < 0:
+		return errors.New("--broker-pid and --compare-pid must not be negative")
+	case c.ComparePID > 0 && c.Compare == "":
+		return errors.New("--compare-pid needs --compare")
+	case c.producersPerConn != 1 || c.consumersPerConn != 1:
+		return errors.New("--producers-per-connection and --consumers-per-connection: only 1 is supported; every producer and consumer has its own connection")
+	case c.ConnectionChurn < 0:
+		return errors.New("--connection-churn must not be negative")
+	case c.ConnectionChurn > 0 && (c.IdleConnections > 0 || c.IdleQueues > 0):
+		return errors.New("--connection-churn and the idle modes are exclusive")
+	}
+	if c.Compare != "" {
+		if _, err := ParseURI(c.Compare); err != nil {
+			return fmt.Errorf("--compare: %w", err)
+		}
+		if c.IdleConnections > 0 || c.IdleQueues > 0 {
+			return errors.New("--compare does not apply to the idle modes")
+		}
+		if c.Time == 0 && c.ProducerMessages == 0 && c.ConsumerMessages == 0 && c.ConnectionChurn == 0 {
+			return errors.New("--compare needs runs that end: set -z (seconds per run), -C or -D")
+		}
+	}
+	if c.Preset != "" {
+		if _, ok := PresetArgs(c.Preset); !ok {
+			return fmt.Errorf("--preset %q: no such preset (see --list-presets)", c.Preset)
+		}
 	}
 	return nil
 }
@@ -281,7 +362,11 @@ func ParseArgs(args []string) (*Config, error) {
 	fs := pflag.NewFlagSet("perf", pflag.ContinueOnError)
 	fs.SetOutput(discard{})
 	c := AddFlags(fs)
-	if err := fs.Parse(TranslateArgs(args)); err != nil {
+	expanded, err := ExpandPreset(args)
+	if err != nil {
+		return nil, err
+	}
+	if err := fs.Parse(expanded); err != nil {
 		return nil, err
 	}
 	if h, _ := fs.GetBool("help"); h {
@@ -295,6 +380,38 @@ func ParseArgs(args []string) (*Config, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// ExpandPreset returns args (PerfTest's multi-letter options translated,
+// see TranslateArgs) with the flags of the preset named by --preset put
+// first, so that explicit flags override the preset's (list flags such as
+// -f and --uri add to them). args without --preset are only translated.
+func ExpandPreset(args []string) ([]string, error) {
+	args = TranslateArgs(args)
+	name, found := "", false
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			break
+		}
+		if v, ok := strings.CutPrefix(a, "--preset="); ok {
+			name, found = v, true
+		} else if a == "--preset" {
+			if i+1 >= len(args) {
+				return nil, errors.New("flag needs an argument: --preset")
+			}
+			name, found = args[i+1], true
+			i++
+		}
+	}
+	if !found {
+		return args, nil
+	}
+	pa, ok := PresetArgs(name)
+	if !ok {
+		return nil, fmt.Errorf("--preset %q: no such preset (see --list-presets)", name)
+	}
+	return append(TranslateArgs(pa), args...), nil
 }
 
 // boolArg is a bool flag that takes its value as an argument

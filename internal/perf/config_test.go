@@ -111,6 +111,29 @@ func TestFlags(t *testing.T) {
 			return slices.Equal(c.patternQueues(), []string{"q-009", "q-010"})
 		}},
 		{"--json out.json", func(c *Config) bool { return c.JSONFile == "out.json" }},
+		{"--html out.html", func(c *Config) bool { return c.HTMLFile == "out.html" }},
+		// PerfTest's --quorum-queue (-qq): x-queue-type=quorum, durable, not auto-delete.
+		{"--quorum-queue -u qq", func(c *Config) bool {
+			return c.QuorumQueue && c.QueueArgs["x-queue-type"] == "quorum" && c.Persistent() && !c.AutoDelete
+		}},
+		{"-qq -qa x-max-length=5", func(c *Config) bool {
+			return c.QueueArgs["x-queue-type"] == "quorum" && c.QueueArgs["x-max-length"] == int64(5)
+		}},
+		{"-qa x-message-ttl=1000,x-dead-letter-exchange=dlx", func(c *Config) bool {
+			return c.QueueArgs["x-message-ttl"] == int64(1000) && c.QueueArgs["x-dead-letter-exchange"] == "dlx"
+		}},
+		// PerfTest's --nack (-na) requeues unless --requeue false (-re false).
+		{"--nack", func(c *Config) bool { return c.Nack && c.Requeue }},
+		{"-na -re false", func(c *Config) bool { return c.Nack && !c.Requeue }},
+		{"-p", func(c *Config) bool { return c.Predeclared }},
+		{"--predeclared", func(c *Config) bool { return c.Predeclared }},
+		{"--compare amqp://h2 --rounds 5 --compare-pid 42 --broker-pid 41 -z 10", func(c *Config) bool {
+			return c.Compare == "amqp://h2" && c.Rounds == 5 && c.ComparePID == 42 && c.BrokerPID == 41
+		}},
+		{"--compare amqp://h2 -C 1000", func(c *Config) bool { return c.Rounds == 3 }}, // default rounds
+		{"--connection-churn 500 -x 8", func(c *Config) bool { return c.ConnectionChurn == 500 && c.Producers == 8 }},
+		{"--list-presets", func(c *Config) bool { return c.ListPresets }},
+		{"--producers-per-connection 1 --consumers-per-connection 1", func(c *Config) bool { return c.producersPerConn == 1 }},
 		{"--idle-connections 100 --connection-rate 50", func(c *Config) bool {
 			return c.IdleConnections == 100 && c.ConnectionRate == 50
 		}},
@@ -144,6 +167,17 @@ func TestFlagErrors(t *testing.T) {
 		"stray",
 		"--no-such-flag",
 		"--idle-connections 1 --idle-queues 1",
+		"-a --nack",
+		"-qq -E",
+		"--compare amqp://h2",      // a compare run needs -z, -C or -D
+		"--compare http://h2 -z 1", // not an amqp URI
+		"--compare-pid 3 -z 1",     // without --compare
+		"--compare amqp://h2 -z 1 --rounds 0",
+		"--connection-churn -1",
+		"--preset nosuch",
+		"--preset",
+		"-re perhaps",
+		"--producers-per-connection 10",
 	} {
 		t.Run(args, func(t *testing.T) {
 			if c, err := ParseArgs(strings.Fields(args)); err == nil {
@@ -216,5 +250,89 @@ func TestParseURI(t *testing.T) {
 		if _, err := ParseURI(bad); err == nil {
 			t.Errorf("ParseURI(%q): no error", bad)
 		}
+	}
+}
+
+// TestPresets: every preset parses; --preset puts its flags first, so
+// flags after (or before) it override the preset's.
+func TestPresets(t *testing.T) {
+	ps := Presets()
+	want := []string{"1p1c", "publish-only", "drain", "fanout-10", "confirm-1", "many-publishers", "1000-queues", "multi-ack", "ttl", "nack", "connection-churn"}
+	var names []string
+	for _, p := range ps {
+		names = append(names, p.Name)
+		if p.Description == "" || len(p.Args) == 0 {
+			t.Errorf("preset %q: empty description or flags", p.Name)
+		}
+		c, err := ParseArgs([]string{"--preset", p.Name})
+		if err != nil {
+			t.Errorf("preset %q: %v", p.Name, err)
+			continue
+		}
+		if c.Preset != p.Name {
+			t.Errorf("preset %q: Config.Preset = %q", p.Name, c.Preset)
+		}
+		if args, ok := PresetArgs(p.Name); !ok || !slices.Equal(args, p.Args) {
+			t.Errorf("PresetArgs(%q) = %q, %v", p.Name, args, ok)
+		}
+	}
+	for _, w := range want {
+		if !slices.Contains(names, w) {
+			t.Errorf("no preset %q", w)
+		}
+	}
+	if _, ok := PresetArgs("nosuch"); ok {
+		t.Error("PresetArgs(nosuch) found something")
+	}
+	// Presets returns copies: changing one does not change the next call.
+	ps[0].Args[0] = "changed"
+	if Presets()[0].Args[0] == "changed" {
+		t.Error("Presets shares its slices")
+	}
+
+	tests := []struct {
+		args  string
+		check func(c *Config) bool
+	}{
+		{"--preset fanout-10", func(c *Config) bool {
+			return c.ExchangeType == "fanout" && c.Exchange == "perf-fanout" && c.Producers == 1 && c.Consumers == 10 && c.AutoAck && c.Size == 16
+		}},
+		{"--preset fanout-10 -y 4 -s 1000", func(c *Config) bool {
+			return c.Consumers == 4 && c.Size == 1000 && c.ExchangeType == "fanout"
+		}},
+		{"-y 3 --preset=fanout-10", func(c *Config) bool { return c.Consumers == 3 }},
+		{"--preset confirm-1", func(c *Config) bool { return c.Confirm == 1 && slices.Equal(c.Queues, []string{"perf-confirm-1"}) }},
+		{"--preset confirm-1 -c 10", func(c *Config) bool { return c.Confirm == 10 }},
+		{"--preset 1000-queues", func(c *Config) bool {
+			return len(c.patternQueues()) == 1000 && c.Producers == 1000 && c.Consumers == 1000 && c.ProducerRate == 10
+		}},
+		{"--preset many-publishers", func(c *Config) bool { return c.Producers >= 100 && c.ProducerRate == 1 }},
+		{"--preset multi-ack", func(c *Config) bool { return c.MultiAckEvery > 1 && !c.AutoAck && c.Qos > 0 }},
+		{"--preset ttl", func(c *Config) bool { return c.QueueArgs["x-message-ttl"] == int64(1000) }},
+		{"--preset nack", func(c *Config) bool { return c.Nack && c.Requeue && !c.AutoAck }},
+		{"--preset reject", func(c *Config) bool { return c.Nack && !c.Requeue }},
+		{"--preset publish-only", func(c *Config) bool { return c.Consumers == 0 && !c.AutoDelete }},
+		{"--preset drain", func(c *Config) bool { return c.Producers == 0 && c.Predeclared }},
+		{"--preset 1p1c --rate 100 --time 5", func(c *Config) bool { return c.ProducerRate == 100 && c.Time == 5 }},
+		{"--preset connection-churn -x 2", func(c *Config) bool { return c.ConnectionChurn == 1000 && c.Producers == 2 }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.args, func(t *testing.T) {
+			c, err := ParseArgs(strings.Fields(tt.args))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tt.check(c) {
+				t.Errorf("unexpected config: %+v", *c)
+			}
+			// The command line recorded is the one given, not the expansion.
+			if strings.Join(c.CommandLine, " ") != tt.args {
+				t.Errorf("CommandLine = %q", c.CommandLine)
+			}
+		})
+	}
+	var b strings.Builder
+	if err := WritePresets(&b); err != nil || !strings.Contains(b.String(), "fanout-10") || strings.Count(b.String(), "\n") != 2*len(ps) {
+		t.Errorf("WritePresets: %v\n%s", err, b.String())
 	}
 }

@@ -21,6 +21,8 @@ type consumer struct {
 	id      int
 	c       *conn
 	autoAck bool
+	nack    bool  // --nack: basic.nack instead of basic.ack
+	requeue bool  // --requeue, with --nack
 	every   int   // -A
 	qos     int   // prefetch, to avoid holding back acks the broker waits for
 	limit   int64 // -D
@@ -40,6 +42,8 @@ func newConsumer(id int, c *conn, cfg *Config) *consumer {
 	return &consumer{
 		id: id, c: c,
 		autoAck: cfg.AutoAck,
+		nack:    cfg.Nack,
+		requeue: cfg.Requeue,
 		every:   cfg.MultiAckEvery,
 		qos:     max(cfg.Qos, cfg.GlobalQos),
 		limit:   int64(cfg.ConsumerMessages),
@@ -198,7 +202,7 @@ func (k *consumer) ack() {
 	if k.c.closing || tag <= k.acked {
 		return
 	}
-	k.ackBuf = appendAck(k.ackBuf[:0], tag, true)
+	k.ackBuf = k.appendSettle(k.ackBuf[:0], tag)
 	if _, err := k.c.nc.Write(k.ackBuf); err == nil {
 		k.acked = tag
 	}
@@ -209,9 +213,18 @@ func (k *consumer) ack() {
 func (k *consumer) close() {
 	k.c.sendClose(func(b []byte) []byte {
 		if tag := k.lastTag.Load(); !k.autoAck && tag > k.acked {
-			b = appendAck(b, tag, true)
+			b = k.appendSettle(b, tag)
 			k.acked = tag
 		}
 		return b
 	})
+}
+
+// appendSettle appends the settlement of every delivery up to tag: a
+// basic.ack(multiple), or with --nack a basic.nack(multiple, requeue).
+func (k *consumer) appendSettle(dst []byte, tag uint64) []byte {
+	if k.nack {
+		return appendNack(dst, tag, true, k.requeue)
+	}
+	return appendAck(dst, tag, true)
 }

@@ -1,32 +1,35 @@
-package perf
+package perf_test
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/warrenmq/warren/internal/perf"
 	"github.com/warrenmq/warren/internal/warrentest"
 )
 
 // runPerf runs `warren perf ARGS -h url` and returns the report and output.
-func runPerf(t *testing.T, url string, args ...string) (*Report, string, error) {
+func runPerf(t *testing.T, url string, args ...string) (*perf.Report, string, error) {
 	t.Helper()
-	cfg, err := ParseArgs(append(args, "-h", url))
+	cfg, err := perf.ParseArgs(append(args, "-h", url))
 	if err != nil {
 		t.Fatalf("ParseArgs(%q): %v", args, err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	var out bytes.Buffer
-	rep, err := Run(ctx, cfg, &out)
+	rep, err := perf.Run(ctx, cfg, &out)
 	t.Logf("warren perf %s\n%s", strings.Join(args, " "), out.String())
 	return rep, out.String(), err
 }
@@ -125,7 +128,7 @@ func TestTimedRunAndJSONReport(t *testing.T) {
 			t.Errorf("report lacks %q", k)
 		}
 	}
-	var rep Report
+	var rep perf.Report
 	if err := json.Unmarshal(b, &rep); err != nil {
 		t.Fatal(err)
 	}
@@ -185,7 +188,7 @@ func TestBrokerErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, _, err := runPerf(t, tt.url, tt.args...)
-			var be *BrokerError
+			var be *perf.BrokerError
 			if err == nil || !strings.Contains(err.Error(), tt.want) || !errors.As(err, &be) {
 				t.Errorf("err = %v, want a BrokerError with %q", err, tt.want)
 			}
@@ -227,14 +230,10 @@ func TestIdleModes(t *testing.T) {
 	}
 }
 
-// TestAgainstRabbitMQ runs the client against a private RabbitMQ node.
-// It boots RabbitMQ (10-30 s here), so it runs only with
-// WARREN_TEST_RABBITMQ=1.
-func TestAgainstRabbitMQ(t *testing.T) {
-	if os.Getenv("WARREN_TEST_RABBITMQ") == "" {
-		t.Skip("set WARREN_TEST_RABBITMQ=1 to run against a private RabbitMQ node")
-	}
-	rmq := warrentest.StartRabbitMQ(t)
+// checkAgainstRabbitMQ runs the client's workloads against a private
+// RabbitMQ node (TestWarrenAndRabbitMQReports boots it once, as booting
+// takes 10-30 s).
+func checkAgainstRabbitMQ(t *testing.T, rmq *warrentest.RabbitMQ) {
 	runs := []struct {
 		args  []string
 		total int64
@@ -307,5 +306,106 @@ func TestRateLimits(t *testing.T) {
 	}
 	if s.ReceiveRate < 200 || s.ReceiveRate > 350 {
 		t.Errorf("a consumer at -R 300 received %v msg/s", s.ReceiveRate)
+	}
+}
+
+// TestNack: with --nack --requeue false every delivery is dropped once;
+// with requeue the same messages come back again and again.
+func TestNack(t *testing.T) {
+	node := warrentest.StartInProc(t, warrentest.InProcConfig{})
+	rep, _, err := runPerf(t, node.URL(), "-x", "1", "-y", "1", "-u", "rejected", "-C", "500", "-q", "10", "--nack", "--requeue", "false")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := rep.Summary; s.Sent != 500 || s.Received != 500 {
+		t.Errorf("reject: sent %d, received %d", s.Sent, s.Received)
+	}
+	rep, _, err = runPerf(t, node.URL(), "-x", "1", "-y", "1", "-u", "requeued", "-C", "50", "-q", "10", "-na", "-z", "1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := rep.Summary; s.Sent != 50 || s.Received <= 2*s.Sent {
+		t.Errorf("nack with requeue: sent %d, received only %d (no redeliveries?)", s.Sent, s.Received)
+	}
+}
+
+// TestConnectionChurn opens and closes connections and measures what the
+// broker (this process, in-process) spent on each.
+func TestConnectionChurn(t *testing.T) {
+	node := warrentest.StartInProc(t, warrentest.InProcConfig{})
+	rep, out, err := runPerf(t, node.URL(), "--connection-churn", "300", "-x", "3", "-d", "churn", "--broker-pid", strconv.Itoa(os.Getpid()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch := rep.ConnChurn
+	if rep.Kind != "connection-churn" || ch == nil || ch.Connections != 300 || ch.Parallel != 3 || ch.Rate <= 0 {
+		t.Fatalf("report: %+v", rep)
+	}
+	if ch.BrokerCPUPerConn <= 0 || ch.BrokerRSSKiB <= 0 || ch.OpenLatency.P50Us <= 0 || ch.OpenLatency.P99Us < ch.OpenLatency.P50Us {
+		t.Errorf("churn: %+v", *ch)
+	}
+	if rep.Broker.Product != "Warren" {
+		t.Errorf("broker %+v", rep.Broker)
+	}
+	if !strings.Contains(out, "id: churn, 300 connections opened and closed in ") || !strings.Contains(out, "µs per connection") {
+		t.Errorf("output:\n%s", out)
+	}
+	warrentest.Eventually(t, 5*time.Second, func() bool { return node.Server.ConnectionCount() == 0 })
+	// A broker that refuses the connection fails the run with its reason.
+	host := strings.TrimPrefix(node.URL(), "amqp://guest:guest@")
+	_, _, err = runPerf(t, "amqp://guest:wrong@"+host, "--connection-churn", "10")
+	if err == nil || !strings.Contains(err.Error(), "ACCESS_REFUSED") {
+		t.Errorf("bad password: err = %v", err)
+	}
+}
+
+// TestRunWithSamples: the callback gets each sample of the report, in order.
+func TestRunWithSamples(t *testing.T) {
+	node := warrentest.StartInProc(t, warrentest.InProcConfig{})
+	cfg, err := perf.ParseArgs([]string{"-h", node.URL(), "-x", "1", "-y", "1", "-u", "cb", "-r", "500", "-a", "-z", "2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []perf.Sample
+	rep, err := perf.RunWith(context.Background(), cfg, io.Discard, func(s perf.Sample) { got = append(got, s) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) == 0 || !slices.Equal(got, rep.Samples) {
+		t.Errorf("callback samples %+v, report samples %+v", got, rep.Samples)
+	}
+	if last := got[len(got)-1]; last.T < 1.9 || last.Received <= 0 {
+		t.Errorf("the last sample does not cover the end of the run: %+v", last)
+	}
+}
+
+// TestSeveralURIs: connections go round-robin over the --uri values.
+func TestSeveralURIs(t *testing.T) {
+	a := warrentest.StartInProc(t, warrentest.InProcConfig{})
+	b := warrentest.StartInProc(t, warrentest.InProcConfig{})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cfg, err := perf.ParseArgs([]string{"-H", a.URL() + "," + b.URL(), "--idle-connections", "6"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { _, err := perf.Run(ctx, cfg, io.Discard); done <- err }()
+	warrentest.Eventually(t, 10*time.Second, func() bool {
+		return a.Server.ConnectionCount() == 3 && b.Server.ConnectionCount() == 3
+	})
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	// A load run spreads producers and consumers the same way.
+	rep, _, err := runPerf(t, a.URL(), "-h", b.URL(), "-x", "2", "-y", "2", "-u", "spread", "-C", "100", "-a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Each broker has its own queue "spread": each consumer gets the
+	// messages of the producer on its broker.
+	if s := rep.Summary; s.Sent != 200 || s.Received != 200 || !slices.Equal(s.ReceivedPerConsumer, []int64{100, 100}) {
+		t.Errorf("sent %d, received %d %v", s.Sent, s.Received, s.ReceivedPerConsumer)
 	}
 }

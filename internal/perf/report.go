@@ -5,22 +5,101 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net/url"
 	"os"
+	"runtime"
 	"strings"
 	"time"
 )
 
-// Report is what a run measured; --json writes it.
+// Report is what a run measured; --json writes it, --html draws it.
+// Kind tells which parts are filled: "run" (Samples, Summary),
+// "connection-churn" (ConnChurn) or "compare" (Compare, whose rounds are
+// reports of their own).
 type Report struct {
-	ID          string    `json:"id"`
-	CommandLine string    `json:"command_line"`
-	StartTime   time.Time `json:"start_time"`
-	IntervalS   int       `json:"interval_s"`
-	Producers   int       `json:"producers"`
-	Consumers   int       `json:"consumers"`
-	Size        int       `json:"size"`
-	Samples     []Sample  `json:"samples"`
-	Summary     Summary   `json:"summary"`
+	Kind        string      `json:"kind"`
+	ID          string      `json:"id"`
+	CommandLine string      `json:"command_line"`
+	StartTime   time.Time   `json:"start_time"`
+	Environment Environment `json:"environment"`
+	Broker      Broker      `json:"broker"`
+	URIs        []string    `json:"uris"` // passwords masked
+	Preset      string      `json:"preset,omitempty"`
+	IntervalS   int         `json:"interval_s"`
+	Producers   int         `json:"producers"`
+	Consumers   int         `json:"consumers"`
+	Size        int         `json:"size"`
+	Confirm     int         `json:"confirm"` // -c: -1 = no confirms
+	Flags       []string    `json:"flags"`
+	Samples     []Sample    `json:"samples"`
+	Summary     Summary     `json:"summary"`
+	ConnChurn   *ConnChurn  `json:"connection_churn,omitempty"`
+	Compare     *Compare    `json:"compare,omitempty"`
+}
+
+// Environment is where warren perf ran.
+type Environment struct {
+	GoVersion string `json:"go_version"`
+	OS        string `json:"os"`
+	Arch      string `json:"arch"`
+	CPUs      int    `json:"cpus"`
+	Host      string `json:"host"`
+}
+
+func currentEnvironment() Environment {
+	host, _ := os.Hostname()
+	return Environment{GoVersion: runtime.Version(), OS: runtime.GOOS, Arch: runtime.GOARCH, CPUs: runtime.NumCPU(), Host: host}
+}
+
+// Broker is what the broker said about itself in connection.start.
+type Broker struct {
+	Product     string `json:"product"`
+	Version     string `json:"version"`
+	Platform    string `json:"platform"`
+	ClusterName string `json:"cluster_name"`
+}
+
+func brokerOf(props map[string]any) Broker {
+	str := func(k string) string {
+		switch v := props[k].(type) {
+		case string:
+			return v
+		case []byte:
+			return string(v)
+		}
+		return ""
+	}
+	return Broker{Product: str("product"), Version: str("version"), Platform: str("platform"), ClusterName: str("cluster_name")}
+}
+
+// String is "RabbitMQ 3.10.8", or "unknown broker".
+func (b Broker) String() string {
+	if s := strings.TrimSpace(b.Product + " " + b.Version); s != "" {
+		return s
+	}
+	return "unknown broker"
+}
+
+// maskURI hides the password of an amqp URI.
+func maskURI(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.User == nil {
+		return s
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxx")
+	}
+	return u.String()
+}
+
+// WriteJSON writes the report as indented JSON.
+func (r *Report) WriteJSON(w io.Writer) error {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(b, '\n'))
+	return err
 }
 
 // Sample is one sampling interval: rates in msg/s over the interval and
@@ -80,11 +159,51 @@ type totals struct {
 	sent, confirmed, nacked, returned, received int64
 }
 
-// printer formats PerfTest's lines.
+// printer formats PerfTest's lines. On a terminal it also keeps a
+// progress bar for -z and -C runs on the last line, redrawn under each
+// new line; elsewhere (a file, a pipe, a test) it prints plain lines.
 type printer struct {
 	out                           io.Writer
 	id                            string
 	send, recv, confirms, returns bool
+	tty                           bool
+	start                         time.Time
+	bar                           bool // a progress bar is on the last line
+}
+
+func newPrinter(out io.Writer, cfg *Config) *printer {
+	return &printer{out: out, id: cfg.ID, send: cfg.Producers > 0, recv: cfg.Consumers > 0,
+		confirms: cfg.Confirm >= 0, returns: cfg.Mandatory(), tty: isTerminal(out), start: time.Now()}
+}
+
+// isTerminal reports whether w is a character device (a terminal).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// clearBar erases the progress bar line before other output.
+func (p *printer) clearBar() {
+	if p.bar {
+		fmt.Fprint(p.out, "\r\033[K")
+		p.bar = false
+	}
+}
+
+// drawBar draws the progress bar (frac 0..1) without a newline.
+func (p *printer) drawBar(frac float64) {
+	if !p.tty || frac < 0 {
+		return
+	}
+	const width = 40
+	n := int(frac*width + 0.5)
+	el := time.Since(p.start).Truncate(time.Second)
+	fmt.Fprintf(p.out, "[%s%s] %3.0f%% %v", strings.Repeat("#", n), strings.Repeat("-", width-n), frac*100, el)
+	p.bar = true
 }
 
 // formatRate is PerfTest's: integers from 10 msg/s up.
@@ -100,7 +219,10 @@ func formatRate(r float64) string {
 	return fmt.Sprintf("%d", int64(r))
 }
 
-func (p *printer) sample(s *Sample, latCount uint64) {
+// sample prints one interval's line; progress is 0..1 for runs with an
+// end (-z, -C, -D), -1 otherwise.
+func (p *printer) sample(s *Sample, latCount uint64, progress float64) {
+	p.clearBar()
 	var b strings.Builder
 	fmt.Fprintf(&b, "id: %s, time %.3f s", p.id, s.T)
 	rate := func(name string, v float64, show bool) {
@@ -117,6 +239,7 @@ func (p *printer) sample(s *Sample, latCount uint64) {
 		fmt.Fprintf(&b, ", min/median/75th/95th/99th consumer latency: %s µs", latencyString(s.Latency))
 	}
 	fmt.Fprintln(p.out, b.String())
+	p.drawBar(progress)
 }
 
 func latencyString(l Latency) string {
@@ -130,6 +253,7 @@ func latencyString(l Latency) string {
 }
 
 func (p *printer) summary(s *Summary) {
+	p.clearBar()
 	if p.send {
 		fmt.Fprintf(p.out, "id: %s, sending rate avg: %s msg/s\n", p.id, formatRate(s.SendRate))
 	}
@@ -149,15 +273,36 @@ func (p *printer) summary(s *Summary) {
 		p.id, s.Sent, s.Confirmed, s.Returned, s.Received, s.DurationS)
 }
 
-// writeJSON writes the report to file, atomically (temp file and rename).
-func (r *Report) writeJSON(file string) error {
-	b, err := json.MarshalIndent(r, "", "  ")
+// writeFile writes a report to file with write, atomically (temp file
+// and rename), so a reader never sees half a report.
+func writeFile(file string, write func(io.Writer) error) error {
+	tmp := file + ".tmp"
+	f, err := os.Create(tmp)
 	if err != nil {
 		return err
 	}
-	tmp := file + ".tmp"
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+	err = write(f)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(tmp)
 		return err
 	}
 	return os.Rename(tmp, file)
+}
+
+// writeReports writes --json and --html, if set.
+func writeReports(cfg *Config, r *Report) error {
+	if cfg.JSONFile != "" {
+		if err := writeFile(cfg.JSONFile, r.WriteJSON); err != nil {
+			return fmt.Errorf("--json: %w", err)
+		}
+	}
+	if cfg.HTMLFile != "" {
+		if err := writeFile(cfg.HTMLFile, func(w io.Writer) error { return WriteHTML(w, r) }); err != nil {
+			return fmt.Errorf("--html: %w", err)
+		}
+	}
+	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"regexp"
 	"runtime/pprof"
 	"strings"
 	"sync"
@@ -26,8 +27,18 @@ const (
 // sampling interval and a summary at the end. It returns when the time
 // limit (-z) passes, the message counts (-C, -D) are done, ctx is
 // cancelled (an interrupt), or something fails; it always closes its
-// connections. The report is also written to cfg.JSONFile if set.
+// connections. The report is also written to cfg.JSONFile and
+// cfg.HTMLFile if set. Run is RunWith without a sample callback.
 func Run(ctx context.Context, cfg *Config, out io.Writer) (*Report, error) {
+	return RunWith(ctx, cfg, out, nil)
+}
+
+// RunWith is Run calling onSample (if not nil) with each sample as it is
+// taken, once a sampling interval, from the run's sampling goroutine, one
+// call at a time. In compare mode the samples of every run come in turn;
+// each run restarts its time at 0. onSample must not block for long: it
+// delays the next sample.
+func RunWith(ctx context.Context, cfg *Config, out io.Writer, onSample func(Sample)) (*Report, error) {
 	if cfg.CPUProfile != "" {
 		f, err := os.Create(cfg.CPUProfile)
 		if err != nil {
@@ -42,26 +53,66 @@ func Run(ctx context.Context, cfg *Config, out io.Writer) (*Report, error) {
 	if cfg.IdleConnections > 0 || cfg.IdleQueues > 0 {
 		return nil, runIdle(ctx, cfg, out)
 	}
-	if cfg.BrokerPID > 0 {
-		if _, err := procCPU(cfg.BrokerPID); err != nil {
-			return nil, fmt.Errorf("--broker-pid: %w", err)
+	var (
+		rep *Report
+		err error
+	)
+	if cfg.Compare != "" {
+		rep, err = runCompare(ctx, cfg, out, onSample)
+	} else {
+		rep, err = runOne(ctx, cfg, out, onSample)
+	}
+	if rep != nil {
+		if werr := writeReports(cfg, rep); werr != nil && err == nil {
+			err = werr
 		}
 	}
-	r := &runner{cfg: cfg, out: out, stop: make(chan struct{}), failed: make(chan struct{})}
+	return rep, err
+}
+
+// runOne is one run (a load test or a connection churn), without reports.
+func runOne(ctx context.Context, cfg *Config, out io.Writer, onSample func(Sample)) (*Report, error) {
+	for _, pid := range []int{cfg.BrokerPID} {
+		if pid > 0 {
+			if _, err := procCPU(pid); err != nil {
+				return nil, fmt.Errorf("--broker-pid: %w", err)
+			}
+		}
+	}
+	var uris []URI
 	for _, s := range cfg.URIs {
 		u, err := ParseURI(s)
 		if err != nil {
 			return nil, err
 		}
-		r.uris = append(r.uris, u)
+		uris = append(uris, u)
 	}
-	rep, err := r.run(ctx)
-	if rep != nil && cfg.JSONFile != "" {
-		if werr := rep.writeJSON(cfg.JSONFile); werr != nil && err == nil {
-			err = fmt.Errorf("--json: %w", werr)
-		}
+	if cfg.ConnectionChurn > 0 {
+		return runConnChurn(ctx, cfg, uris, out)
 	}
-	return rep, err
+	r := &runner{cfg: cfg, out: out, uris: uris, stop: make(chan struct{}), failed: make(chan struct{}), onSample: onSample}
+	return r.run(ctx)
+}
+
+var uriPassword = regexp.MustCompile(`(amqps?://[^:/@\s,]*):[^@\s,]*@`)
+
+// maskPasswords hides the passwords of the amqp URIs in a command line:
+// reports get shared.
+func maskPasswords(s string) string { return uriPassword.ReplaceAllString(s, "${1}:xxxx@") }
+
+// newReport fills in what every report has.
+func newReport(cfg *Config, kind string, start time.Time) *Report {
+	rep := &Report{
+		Kind: kind, ID: cfg.ID, CommandLine: maskPasswords(strings.Join(append([]string{"warren", "perf"}, cfg.CommandLine...), " ")),
+		StartTime: start, Environment: currentEnvironment(), Preset: cfg.Preset,
+		IntervalS: cfg.Interval, Producers: cfg.Producers, Consumers: cfg.Consumers, Size: cfg.Size,
+		Confirm: cfg.Confirm, Flags: append([]string{}, cfg.Flags...),
+		Samples: []Sample{},
+	}
+	for _, u := range cfg.URIs {
+		rep.URIs = append(rep.URIs, maskURI(u))
+	}
+	return rep
 }
 
 type runner struct {
@@ -78,6 +129,10 @@ type runner struct {
 	failed  chan struct{} // closed by fail
 	errOnce sync.Once
 	err     error
+
+	onSample func(Sample)
+	broker   Broker // from the first connection's connection.start
+	gotProps bool
 }
 
 func (r *runner) fail(err error) {
@@ -90,10 +145,14 @@ func (r *runner) fail(err error) {
 func (r *runner) dial(ctx context.Context, name string, readBuf int) (*conn, error) {
 	u := r.uris[r.next%len(r.uris)]
 	r.next++
-	return dial(ctx, dialOptions{
+	c, err := dial(ctx, dialOptions{
 		uri: u, frameMax: uint32(r.cfg.FrameMax), heartbeat: uint16(r.cfg.Heartbeat),
 		readBuf: readBuf, name: name,
 	})
+	if err == nil && !r.gotProps {
+		r.broker, r.gotProps = brokerOf(c.props), true
+	}
+	return c, err
 }
 
 func (r *runner) run(ctx context.Context) (*Report, error) {
@@ -122,14 +181,10 @@ func (r *runner) run(ctx context.Context) (*Report, error) {
 
 	cpu := startCPU(cfg.BrokerPID)
 	start := time.Now()
-	rep := &Report{
-		ID: cfg.ID, CommandLine: strings.Join(append([]string{"warren", "perf"}, cfg.CommandLine...), " "),
-		StartTime: start, IntervalS: cfg.Interval,
-		Producers: cfg.Producers, Consumers: cfg.Consumers, Size: cfg.Size,
-		Samples: []Sample{},
-	}
-	pr := &printer{out: r.out, id: cfg.ID, send: cfg.Producers > 0, recv: cfg.Consumers > 0,
-		confirms: cfg.Confirm >= 0, returns: cfg.Mandatory()}
+	rep := newReport(cfg, "run", start)
+	rep.Broker = r.broker
+	pr := newPrinter(r.out, cfg)
+	pr.start = start
 
 	// Consumers first, so nothing is published before they read.
 	var cwg sync.WaitGroup
@@ -160,11 +215,11 @@ func (r *runner) run(ctx context.Context) (*Report, error) {
 	// Sampling runs until the end.
 	rs := newReporter(r, pr, rep, start)
 	repDone := make(chan struct{})
-	stopSampling := make(chan struct{})
+	stopSampling := make(chan time.Time, 1)
 	go func() { defer close(repDone); rs.loop(stopSampling) }()
 
 	end := r.wait(ctx, pDone, cDone)
-	close(stopSampling)
+	stopSampling <- end
 	<-repDone
 	// The summary is what happened until the end; deliveries while the
 	// connections close (a broker may still flush a backlog) are not in it.
@@ -586,37 +641,70 @@ func newReporter(r *runner, pr *printer, rep *Report, start time.Time) *reporter
 	return &reporter{r: r, pr: pr, rep: rep, start: start, lastT: start, prev: make([]HistSnapshot, len(r.consumers))}
 }
 
-func (s *reporter) loop(stop <-chan struct{}) {
-	t := time.NewTicker(time.Duration(s.r.cfg.Interval) * time.Second)
+// loop takes a sample every interval until stop delivers the run's end
+// time; then it takes a last sample for the rest of the run, if that is
+// at least half an interval, so short runs are charted to their end.
+func (s *reporter) loop(stop <-chan time.Time) {
+	iv := time.Duration(s.r.cfg.Interval) * time.Second
+	t := time.NewTicker(iv)
 	defer t.Stop()
-	var iv HistSnapshot
 	for {
 		select {
-		case <-stop:
+		case end := <-stop:
+			if end.Sub(s.lastT) >= iv/2 {
+				s.take(end)
+			}
 			return
 		case now := <-t.C:
-			iv.Reset()
-			for i, k := range s.r.consumers {
-				iv.AddDelta(&k.hist, &s.prev[i])
-			}
-			s.total.Merge(&iv)
-			cur := s.r.totals()
-			dt := now.Sub(s.lastT).Seconds()
-			rate := func(a, b int64) float64 { return math.Round(float64(a-b)/dt*10) / 10 }
-			smp := Sample{
-				T:         math.Round(now.Sub(s.start).Seconds()*1000) / 1000,
-				Sent:      rate(cur.sent, s.last.sent),
-				Confirmed: rate(cur.confirmed, s.last.confirmed),
-				Nacked:    rate(cur.nacked, s.last.nacked),
-				Returned:  rate(cur.returned, s.last.returned),
-				Received:  rate(cur.received, s.last.received),
-				Latency:   latencyOf(&iv),
-			}
-			s.last, s.lastT = cur, now
-			s.rep.Samples = append(s.rep.Samples, smp)
-			s.pr.sample(&smp, iv.Count())
+			s.take(now)
 		}
 	}
+}
+
+// take records, prints and hands out the sample of the interval ending now.
+func (s *reporter) take(now time.Time) {
+	var iv HistSnapshot
+	for i, k := range s.r.consumers {
+		iv.AddDelta(&k.hist, &s.prev[i])
+	}
+	s.total.Merge(&iv)
+	cur := s.r.totals()
+	dt := now.Sub(s.lastT).Seconds()
+	rate := func(a, b int64) float64 { return math.Round(float64(a-b)/dt*10) / 10 }
+	smp := Sample{
+		T:         math.Round(now.Sub(s.start).Seconds()*1000) / 1000,
+		Sent:      rate(cur.sent, s.last.sent),
+		Confirmed: rate(cur.confirmed, s.last.confirmed),
+		Nacked:    rate(cur.nacked, s.last.nacked),
+		Returned:  rate(cur.returned, s.last.returned),
+		Received:  rate(cur.received, s.last.received),
+		Latency:   latencyOf(&iv),
+	}
+	s.last, s.lastT = cur, now
+	s.rep.Samples = append(s.rep.Samples, smp)
+	s.pr.sample(&smp, iv.Count(), s.progress(now))
+	if s.r.onSample != nil {
+		s.r.onSample(smp)
+	}
+}
+
+// progress is how far a -z or -C run is, 0..1, or -1 when it cannot tell.
+func (s *reporter) progress(now time.Time) float64 {
+	cfg := s.r.cfg
+	p := -1.0
+	if cfg.Time > 0 {
+		p = now.Sub(s.start).Seconds() / float64(cfg.Time)
+	}
+	if cfg.ProducerMessages > 0 && len(s.r.producers) > 0 {
+		var sent int64
+		for _, x := range s.r.producers {
+			sent += x.sent.Load()
+		}
+		p = max(p, float64(sent)/float64(cfg.ProducerMessages*len(s.r.producers)))
+	} else if cfg.ConsumerMessages > 0 && len(s.r.consumers) > 0 {
+		p = max(p, float64(s.r.totals().received)/float64(cfg.ConsumerMessages*len(s.r.consumers)))
+	}
+	return min(p, 1)
 }
 
 // summary totals the run after it stopped; d is its duration.

@@ -34,7 +34,8 @@ type InProcConfig struct {
 	ChannelMax       uint16
 	MaxMessageSize   int
 	HandshakeTimeout time.Duration
-	Dir              string // data dir; a fresh temp dir when empty
+	ConsumerTimeout  time.Duration // consumer_timeout; 0 disables (the binary defaults to 30 min)
+	Dir              string        // data dir; a fresh temp dir when empty
 	// QueueMemory and TotalMemory bound message bodies kept in memory
 	// (broker.Config); 0 takes the defaults.
 	QueueMemory int64
@@ -82,7 +83,7 @@ func StartInProc(t testing.TB, cfg InProcConfig) *InProc {
 	srv := amqpserver.New(amqpserver.Config{
 		Log: log, Broker: b,
 		Heartbeat: cfg.Heartbeat, FrameMax: cfg.FrameMax, ChannelMax: cfg.ChannelMax,
-		MaxMessageSize: cfg.MaxMessageSize, HandshakeTimeout: cfg.HandshakeTimeout,
+		MaxMessageSize: cfg.MaxMessageSize, HandshakeTimeout: cfg.HandshakeTimeout, ConsumerTimeout: cfg.ConsumerTimeout,
 		LoopbackUsers: cfg.LoopbackUsers, ConnectionMax: cfg.ConnectionMax, SSLCertLoginFrom: cfg.SSLCertLoginFrom,
 	})
 	host := cfg.ListenHost
