@@ -149,7 +149,7 @@ func TestDelayedInMemory(t *testing.T) {
 		return res
 	}
 	for range 3 {
-		if res := pub(dx, int32(500)); res.Routed != 0 || res.LSN != 0 || res.Refused {
+		if res := pub(dx, int32(1200)); res.Routed != 0 || res.LSN != 0 || res.Refused {
 			t.Fatalf("held message: %+v, want nothing routed", res)
 		}
 	}
@@ -158,7 +158,7 @@ func TestDelayedInMemory(t *testing.T) {
 	}
 	// due well before dx's: had it not been dropped, it would be in g by
 	// the time dx's messages are in q
-	pub(gone, int32(250))
+	pub(gone, int32(800))
 	pub(gone, int32(60_000))
 	if n, ok := dx.MessagesDelayed(); !ok || n != 3 {
 		t.Fatalf("messages_delayed = %d, %v; want 3", n, ok)

@@ -133,6 +133,9 @@ func (s *Server) routes() {
 	h("GET /api/health/checks/node-is-quorum-critical", accMgmt, s.healthQuorumCritical)
 	h("GET /api/health/checks/node-is-mirror-sync-critical", accMgmt, s.healthQuorumCritical)
 
+	// Warren-specific: load tests (loadtest.go), administrators only.
+	s.loadTestRoutes()
+
 	// Unknown /api paths: RabbitMQ's 404 body.
 	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) { writeError(w, errNotFound) })
 	if s.cfg.UI != nil {

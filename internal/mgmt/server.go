@@ -63,6 +63,7 @@ type Server struct {
 	rates   *rates
 	started time.Time
 	loop    map[string]bool
+	lt      *loadTests
 }
 
 // New makes a server; call Run to sample rates and Handler to serve.
@@ -91,6 +92,7 @@ func New(cfg Config) *Server {
 	for _, u := range cfg.LoopbackUsers {
 		s.loop[u] = true
 	}
+	s.lt = newLoadTests(s)
 	s.routes()
 	return s
 }
@@ -103,6 +105,7 @@ func (s *Server) Run(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
+			s.lt.close() // load tests end with the server
 			return
 		case now := <-t.C:
 			s.sample(now)

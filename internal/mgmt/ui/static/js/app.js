@@ -42,6 +42,7 @@ const routes = [
   [/^policies$/, 'admin', 'policies', 'admin', 'policies'],
   [/^limits$/, 'admin', 'limits', 'admin', 'limits'],
   [/^definitions$/, 'admin', 'definitions', 'admin', 'definitions'],
+  [/^load-test$/, 'loadtest', 'loadtest', 'loadtest'],
 ];
 
 const NAV = [
@@ -51,6 +52,7 @@ const NAV = [
   ['exchanges', 'Exchanges', '#/exchanges'],
   ['queues', 'Queues', '#/queues'],
   ['admin', 'Admin', '#/admin'],
+  ['loadtest', 'Load test', '#/load-test', isAdmin], // Warren's /api/warren/load-tests
 ];
 
 export const ADMIN_TABS = [
@@ -141,7 +143,7 @@ function logo(cls) {
 }
 
 function buildShell() {
-  const navLinks = NAV.map(([key, label, hash]) =>
+  const navLinks = NAV.filter(n => !n[3] || n[3]()).map(([key, label, hash]) =>
     h('a', {href: hash, class: 'nav-link', dataset: {nav: key}}, icon(key), h('span', {}, label)));
   const vhostSel = h('select', {id: 'vhost-select', 'aria-label': 'Virtual host'});
   vhostSel.addEventListener('change', () => {
@@ -338,9 +340,13 @@ async function start(me) {
   const firstAdmin = ADMIN_TABS.find(t => t[3]());
   adminLink.hidden = !firstAdmin;
   if (firstAdmin) adminLink.href = firstAdmin[2];
+  // Load test is Warren's own API: shown once the overview says Warren.
+  const ltLink = shell.navLinks.find(a => a.dataset.nav === 'loadtest');
+  if (ltLink) ltLink.hidden = true;
   await loadVhosts();
   startTimer();
   api.get('api/overview', {columns: 'rabbitmq_version,product_version,product_name,cluster_name'}).then(o => {
+    if (ltLink && o && o.product_name === 'Warren') ltLink.hidden = false;
     const v = o && (o.product_version || o.rabbitmq_version);
     if (v) document.getElementById('brand-ver').textContent = v;
     if (o && o.cluster_name) document.title = `Warren · ${o.cluster_name}`;

@@ -77,6 +77,8 @@ const ICONS = {
   check: 'M9 16.2 4.8 12l-1.4 1.4L9 19 21 7l-1.4-1.4z',
   alert: 'M1 21h22L12 2zm12-3h-2v-2h2zm0-4h-2v-4h2z',
   chevron: 'M9 6l6 6-6 6-1.4-1.4L12.2 12 7.6 7.4z',
+  loadtest: 'M13 2 4 14h7l-1 8 9-12h-7z',
+  bolt: 'M13 2 4 14h7l-1 8 9-12h-7z',
 };
 
 export function icon(name, cls = 'icon') {
