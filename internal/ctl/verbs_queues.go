@@ -142,7 +142,7 @@ func policyVerbs() []*verb {
 				fs.IntVar(&f.priority, "priority", 0, "")
 				fs.StringVar(&f.applyTo, "apply-to", "all", "")
 			},
-			run: setPolicy,
+			run: func(c *cmd) error { return setPolicy(c, regularPolicies) },
 		},
 		{
 			name: "clear_policy", group: "Policies", vhost: true, min: 1, max: 1,
@@ -151,22 +151,67 @@ func policyVerbs() []*verb {
 			args: `<name>
 	Name of policy to clear (remove)
 `,
-			run: clearPolicy,
+			run: func(c *cmd) error { return clearPolicy(c, regularPolicies) },
 		},
 		{
 			name: "list_policies", group: "Policies", vhost: true, max: 0,
 			usage: "[--vhost <vhost>] [--no-table-headers] [--timeout <timeout>]",
 			short: "Lists all policies in a virtual host",
-			run:   listPolicies,
+			run:   func(c *cmd) error { return listPolicies(c, regularPolicies) },
+		},
+		{
+			name: "set_operator_policy", group: "Policies", vhost: true, min: 3, max: 3,
+			usage: "[--vhost <vhost>] [--priority <priority>] [--apply-to <apply-to>] <name> <pattern> <definition>",
+			short: "Sets an operator policy that overrides a subset of arguments in user policies",
+			args: `<name>
+	policy name (identifier)
+<pattern>
+	a regular expression pattern that will be used to match queue, exchanges, etc
+<definition>
+	policy definition (arguments). Must be a valid JSON document
+--priority <priority>
+	policy priority
+--apply-to <queues | exchanges | all>
+	policy should only apply to queues, exchanges, or all entities (both of the above)
+`,
+			flags: func(fs *pflag.FlagSet, f *verbFlags) {
+				fs.IntVar(&f.priority, "priority", 0, "")
+				fs.StringVar(&f.applyTo, "apply-to", "all", "")
+			},
+			run: func(c *cmd) error { return setPolicy(c, operatorPolicies) },
+		},
+		{
+			name: "clear_operator_policy", group: "Policies", vhost: true, min: 1, max: 1,
+			usage: "[--vhost <vhost>] <name>",
+			short: "Clears an operator policy",
+			args: `<name>
+	policy name (identifier)
+`,
+			run: func(c *cmd) error { return clearPolicy(c, operatorPolicies) },
+		},
+		{
+			name: "list_operator_policies", group: "Policies", vhost: true, max: 0,
+			usage: "[--vhost <vhost>] [--no-table-headers] [--timeout <timeout>]",
+			short: "Lists operator policy overrides for a virtual host",
+			run:   func(c *cmd) error { return listPolicies(c, operatorPolicies) },
 		},
 	}
 }
 
-func setPolicy(c *cmd) error {
+// policyKind says which table a policy verb works on: its API path and
+// the words rabbitmqctl prints.
+type policyKind struct{ path, set, clear, list string }
+
+var (
+	regularPolicies  = policyKind{"policies", "Setting policy", "Clearing policy", "Listing policies"}
+	operatorPolicies = policyKind{"operator-policies", "Setting operator policy override", "Clearing operator policy", "Listing operator policy overrides"}
+)
+
+func setPolicy(c *cmd, k policyKind) error {
 	name, pattern, def := c.args[0], c.args[1], c.args[2]
 	vhost := c.opts.vhost
-	c.info("Setting policy %s for pattern %s to %s with priority %s for vhost %s ...",
-		q(name), q(pattern), q(def), q(fmt.Sprint(c.flags.priority)), q(vhost))
+	c.info("%s %s for pattern %s to %s with priority %s for vhost %s ...",
+		k.set, q(name), q(pattern), q(def), q(fmt.Sprint(c.flags.priority)), q(vhost))
 	// Exit 69 for a bad definition, as rabbitmqctl's.
 	dv, err := decodeValue([]byte(def))
 	if err != nil {
@@ -180,7 +225,7 @@ func setPolicy(c *cmd) error {
 	body.set("definition", dv)
 	body.set("priority", c.flags.priority)
 	body.set("apply-to", c.flags.applyTo)
-	_, err = c.cli.do(c.ctx, http.MethodPut, apiPath("policies", vhost, name), nil, body)
+	_, err = c.cli.do(c.ctx, http.MethodPut, apiPath(k.path, vhost, name), nil, body)
 	var he *httpError
 	if asHTTP(err, &he) {
 		switch he.Status {
@@ -195,10 +240,10 @@ func setPolicy(c *cmd) error {
 	return err
 }
 
-func clearPolicy(c *cmd) error {
+func clearPolicy(c *cmd, k policyKind) error {
 	name, vhost := c.args[0], c.opts.vhost
-	c.info("Clearing policy %s on vhost %s ...", q(name), q(vhost))
-	_, err := c.cli.do(c.ctx, http.MethodDelete, apiPath("policies", vhost, name), nil, nil)
+	c.info("%s %s on vhost %s ...", k.clear, q(name), q(vhost))
+	_, err := c.cli.do(c.ctx, http.MethodDelete, apiPath(k.path, vhost, name), nil, nil)
 	if isStatus(err, http.StatusNotFound) {
 		return failure(ExitUnavailable, "Parameter does not exist")
 	}
@@ -215,10 +260,10 @@ var policyColumns = []column{
 	{name: "priority"},
 }
 
-func listPolicies(c *cmd) error {
+func listPolicies(c *cmd, k policyKind) error {
 	vhost := c.opts.vhost
-	c.info("Listing policies for vhost %s ...", q(vhost))
-	err := c.printList(apiPath("policies", vhost), nil, policyColumns, nil)
+	c.info("%s for vhost %s ...", k.list, q(vhost))
+	err := c.printList(apiPath(k.path, vhost), nil, policyColumns, nil)
 	if isStatus(err, http.StatusNotFound) {
 		if _, verr := c.cli.do(c.ctx, http.MethodGet, apiPath("vhosts", vhost), nil, nil); isStatus(verr, http.StatusNotFound) {
 			return noVhost(vhost)

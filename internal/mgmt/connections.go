@@ -164,6 +164,15 @@ func (s *Server) getChannel(w http.ResponseWriter, r *http.Request, c *caller) e
 }
 
 func (s *Server) consumerJSON(k amqpserver.ConsumerInfo) apitypes.Consumer {
+	// A single-active-consumer queue's other consumers wait, as RabbitMQ
+	// reports them.
+	active, status := true, "up"
+	if tag := k.Queue.SingleActiveConsumer(); tag != "" {
+		active, status = tag == k.Tag, "single_active"
+		if !active {
+			status = "waiting"
+		}
+	}
 	return apitypes.Consumer{
 		ConsumerTag: k.Tag,
 		ChannelDetails: apitypes.ChannelDetails{Name: k.Channel.Name, Number: k.Channel.Number,
@@ -171,7 +180,7 @@ func (s *Server) consumerJSON(k amqpserver.ConsumerInfo) apitypes.Consumer {
 			Node: s.cfg.NodeName, User: k.Channel.User},
 		Queue:       apitypes.QueueRef{Name: k.Queue.Name, Vhost: k.Queue.Vhost.Name},
 		AckRequired: !k.NoAck, PrefetchCount: k.Prefetch, Exclusive: k.Exclusive, Arguments: tableJSON(k.Args),
-		Active: true, ActivityStatus: "up",
+		Active: active, ActivityStatus: status,
 	}
 }
 
