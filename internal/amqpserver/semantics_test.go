@@ -366,7 +366,12 @@ func TestDeliveryLimit(t *testing.T) {
 	p := node(t)
 	c := newClient(t, p)
 	c.declare("dl.dlq", nil)
-	c.declare("dl", amqp.Table{"x-delivery-limit": int32(1), "x-dead-letter-exchange": "", "x-dead-letter-routing-key": "dl.dlq"})
+	// A quorum queue's feature (Warren has no Raft yet: a quorum-typed
+	// queue is a durable single-node queue with quorum queues' semantics).
+	if _, err := c.ch.QueueDeclare("dl", true, false, false, false, amqp.Table{"x-queue-type": "quorum",
+		"x-delivery-limit": int32(1), "x-dead-letter-exchange": "", "x-dead-letter-routing-key": "dl.dlq"}); err != nil {
+		t.Fatal(err)
+	}
 	c.publishText("dl", "poison")
 	d := c.get("dl", false)
 	if _, ok := d.Headers["x-delivery-count"]; ok {
@@ -383,6 +388,9 @@ func TestDeliveryLimit(t *testing.T) {
 	wantCounts(t, p, "dl", 0, 0, 0)
 	wantCounts(t, p, "dl.dlq", 1, 0, 0)
 	checkDeath(t, death(t, c.get("dl.dlq", true), 0), 1, "delivery_limit", "dl", "", "dl")
+
+	_, err := c.ch.QueueDeclare("dl.classic", false, false, false, false, amqp.Table{"x-delivery-limit": int32(1)})
+	c.wantErr(err, 406, "PRECONDITION_FAILED - invalid arg 'x-delivery-limit' for queue 'dl.classic' in vhost '/' of queue type rabbit_classic_queue")
 }
 
 func TestAlternateExchangeAndCC(t *testing.T) {

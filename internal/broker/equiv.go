@@ -31,8 +31,14 @@ func argsEquivalent(what string, keys []string, received, current amqp.Table) er
 		if k == "x-queue-type" && ((!nok && ov == "classic") || (!ook && nv == "classic")) {
 			continue
 		}
+		// rabbit_misc:assert_args_equivalence1: with both values present
+		// only the values are shown, otherwise value and type.
+		rcv, cur := describeArg(nv, nok), describeArg(ov, ook)
+		if nok && ook {
+			rcv, cur = fmt.Sprintf("'%v'", nv), fmt.Sprintf("'%v'", ov)
+		}
 		return errorf(KindPreconditionFailed, "inequivalent arg '%s' for %s: received %s but current is %s",
-			k, what, describeArg(nv, nok), describeArg(ov, ook))
+			k, what, rcv, cur)
 	}
 	return nil
 }

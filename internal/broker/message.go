@@ -41,7 +41,7 @@ func (m *Message) ApplySummary(sum *amqp.PropsSummary) error {
 		m.HasTTL, m.TTL = true, ttl
 	}
 	if len(sum.Headers) > 0 && mayHaveRoutingHeaders(sum.Headers) {
-		m.applyRoutingHeaders()
+		return m.applyRoutingHeaders()
 	}
 	return nil
 }
@@ -53,23 +53,28 @@ func mayHaveRoutingHeaders(raw []byte) bool {
 }
 
 // applyRoutingHeaders reads CC and BCC (arrays of strings) into extraKeys
-// and removes BCC from the properties.
-func (m *Message) applyRoutingHeaders() {
+// and removes BCC from the properties. Another type for either is
+// rabbit_basic:header_routes's unacceptable_type_in_header.
+func (m *Message) applyRoutingHeaders() error {
 	var p amqp.Properties
 	if _, err := p.Decode(m.Props); err != nil {
-		return
+		return nil // ScanProperties accepted them; nothing to route by
 	}
-	keys := func(name string) []string {
-		a, _ := p.Headers[name].([]any)
-		var out []string
-		for _, v := range a {
-			if s, ok := v.(string); ok {
-				out = append(out, s)
+	for _, name := range []string{"CC", "BCC"} {
+		v, ok := p.Headers[name]
+		if !ok {
+			continue
+		}
+		a, ok := v.([]any)
+		if !ok {
+			return errorf(KindPreconditionFailed, "invalid message: {unacceptable_type_in_header,\"%s\",%s}", name, typeName(v))
+		}
+		for _, k := range a {
+			if s, ok := k.(string); ok {
+				m.extraKeys = append(m.extraKeys, s)
 			}
 		}
-		return out
 	}
-	m.extraKeys = append(keys("CC"), keys("BCC")...)
 	if _, ok := p.Headers["BCC"]; ok {
 		h := cloneTable(p.Headers)
 		delete(h, "BCC")
@@ -78,6 +83,7 @@ func (m *Message) applyRoutingHeaders() {
 			m.Props = props
 		}
 	}
+	return nil
 }
 
 // Size is the body size, which RabbitMQ counts for message_bytes.

@@ -16,7 +16,7 @@ type MessageStore interface {
 
 // Memory budgets for message bodies held in memory by ready messages.
 // Beyond them, bodies stay on disk (RabbitMQ's lazy mode, by default) and
-// only a ~40-byte entry per message remains in memory.
+// only a 48-byte entry per message remains in memory.
 const (
 	DefaultQueueMemory = 8 << 20
 	DefaultTotalMemory = 128 << 20

@@ -92,7 +92,12 @@ func resolveQueueConfig(args amqp.Table, pol, op *Policy) queueConfig {
 	c.expires = num("expires", 0)
 	c.maxLength = num("max-length", -1)
 	c.maxBytes = num("max-length-bytes", -1)
-	c.deliveryLimit = num("delivery-limit", -1)
+	c.deliveryLimit = -1
+	if args["x-queue-type"] == "quorum" {
+		// A quorum queue's feature: classic queues refuse the argument
+		// and ignore the policy key, as in RabbitMQ.
+		c.deliveryLimit = num("delivery-limit", -1)
+	}
 	c.overflow, _ = str("overflow")
 	if c.overflow == "" {
 		c.overflow = OverflowDropHead
@@ -395,6 +400,9 @@ func validateQueueArgs(vhost, name string, args amqp.Table) error {
 				return bad(key, fmt.Sprintf("{unacceptable_type,%s}", typeName(v)))
 			}
 		}
+	}
+	if _, ok := args["x-delivery-limit"]; ok && args["x-queue-type"] != "quorum" {
+		return errorf(KindPreconditionFailed, "invalid arg 'x-delivery-limit' for queue '%s' in vhost '%s' of queue type rabbit_classic_queue", name, vhost)
 	}
 	if _, hasRK := args["x-dead-letter-routing-key"]; hasRK {
 		if _, hasX := args["x-dead-letter-exchange"]; !hasX {

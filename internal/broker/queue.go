@@ -24,7 +24,7 @@ type Queue struct {
 
 	maxPriority     int  // x-max-priority; 0 = not a priority queue
 	singleActive    bool // x-single-active-consumer
-	countDeliveries bool // redeliveries carry x-delivery-count (quorum queues, delivery limits)
+	countDeliveries bool // redeliveries carry x-delivery-count (x-queue-type quorum)
 
 	mu            sync.Mutex
 	cfg           queueConfig
@@ -76,8 +76,7 @@ func newQueue(v *Vhost, c *Command) *Queue {
 		q.maxPriority = int(min(n, 255))
 	}
 	q.singleActive, _ = c.Args["x-single-active-consumer"].(bool)
-	_, limit := c.Args["x-delivery-limit"]
-	q.countDeliveries = limit || c.Args["x-queue-type"] == "quorum"
+	q.countDeliveries = c.Args["x-queue-type"] == "quorum"
 	q.ready = newReadyList(q.maxPriority)
 	q.cfg = v.configFor(c.Name, c.Args)
 	q.lastUsed = nowMs()
