@@ -12,11 +12,13 @@ import (
 // to zero without anyone reading) and are never delivered.
 func TestQueueTTL(t *testing.T) {
 	crossCheck(t, func(t *testing.T, tg *target) any {
-		ch := tg.channel(t)
+		// Confirmed publishes: the depth is read on another channel, which
+		// must not see the queue before the messages reach it.
+		ch := confirmCh(t, tg)
 		q := tg.n("q")
 		tg.declareQueue(t, ch, q, amqp.Table{"x-message-ttl": int32(100)})
 		for _, b := range []string{"a", "b", "c"} {
-			publish(t, ch, "", q, body(b))
+			publishConfirmed(t, ch, "", q, false, body(b))
 		}
 		tg.waitDepth(t, q, 0)
 		_, ok := get(t, ch, q, true)
@@ -55,13 +57,13 @@ func TestPerMessageTTLBehindUnexpired(t *testing.T) {
 // expiration property is delivered as published.
 func TestMessageTTLLowerWins(t *testing.T) {
 	crossCheck(t, func(t *testing.T, tg *target) any {
-		ch := tg.channel(t)
+		ch := confirmCh(t, tg) // the depths are read on another channel
 		long, short := tg.n("long"), tg.n("short")
 		tg.declareQueue(t, ch, long, amqp.Table{"x-message-ttl": int32(60000)})
 		tg.declareQueue(t, ch, short, amqp.Table{"x-message-ttl": int32(50)})
-		publish(t, ch, "", short, amqp.Publishing{Body: []byte("s"), Expiration: "60000"})
-		publish(t, ch, "", long, amqp.Publishing{Body: []byte("l"), Expiration: "50"})
-		publish(t, ch, "", long, amqp.Publishing{Body: []byte("l2"), Expiration: "60000"})
+		publishConfirmed(t, ch, "", short, false, amqp.Publishing{Body: []byte("s"), Expiration: "60000"})
+		publishConfirmed(t, ch, "", long, false, amqp.Publishing{Body: []byte("l"), Expiration: "50"})
+		publishConfirmed(t, ch, "", long, false, amqp.Publishing{Body: []byte("l2"), Expiration: "60000"})
 		tg.waitDepth(t, short, 0)
 		tg.waitDepth(t, long, 1)
 		d, ok := get(t, ch, long, true)
