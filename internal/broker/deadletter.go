@@ -129,7 +129,7 @@ func updateDeaths(deaths []any, info amqp.Table, queue, reason string) []any {
 		out = append(out, d)
 	}
 	if found != nil {
-		n, _ := intArg(found["count"])
+		n, _ := asInt(found["count"])
 		found["count"] = n + 1
 		return append([]any{found}, out...)
 	}

@@ -170,21 +170,10 @@ func newDelayed(x *Exchange) *delayed {
 // delayOf reads an x-delay header as the plugin does: integers as they
 // are, floats and decimals truncated, strings parsed as integers.
 func delayOf(h amqp.Table) (int64, bool) {
+	if n, ok := asInt(h["x-delay"]); ok {
+		return n, true
+	}
 	switch v := h["x-delay"].(type) {
-	case int8:
-		return int64(v), true
-	case uint8:
-		return int64(v), true
-	case int16:
-		return int64(v), true
-	case uint16:
-		return int64(v), true
-	case int32:
-		return int64(v), true
-	case uint32:
-		return int64(v), true
-	case int64:
-		return v, true
 	case float32:
 		return truncDelay(float64(v))
 	case float64:

@@ -69,7 +69,7 @@ func resolveQueueConfig(args amqp.Table, pol, op *Policy) queueConfig {
 	def := mergeDefinitions(pol, op)
 	c := queueConfig{policy: pol, opPolicy: op, effective: def}
 	num := func(key string, none int64) int64 {
-		a, aok := intArg(args["x-"+key])
+		a, aok := asInt(args["x-"+key])
 		p, pok := jsonInt(def[key])
 		switch {
 		case aok && pok:
@@ -137,29 +137,6 @@ func mergeDefinitions(pol, op *Policy) map[string]any {
 		}
 	}
 	return out
-}
-
-// intArg reads an integer queue argument of any AMQP integer type.
-func intArg(v any) (int64, bool) {
-	switch n := v.(type) {
-	case int8:
-		return int64(n), true
-	case uint8:
-		return int64(n), true
-	case int16:
-		return int64(n), true
-	case uint16:
-		return int64(n), true
-	case int32:
-		return int64(n), true
-	case uint32:
-		return int64(n), true
-	case int64:
-		return n, true
-	case int:
-		return int64(n), true
-	}
-	return 0, false
 }
 
 // jsonInt reads an integral JSON number from a policy definition.
@@ -369,7 +346,7 @@ func validateQueueArgs(vhost, name string, args amqp.Table) error {
 	for key, v := range args {
 		switch key {
 		case "x-expires", "x-message-ttl", "x-max-length", "x-max-length-bytes", "x-max-priority", "x-delivery-limit":
-			n, ok := intArg(v)
+			n, ok := asInt(v)
 			if !ok {
 				return bad(key, fmt.Sprintf("\"expected integer, got %s\"", typeName(v)))
 			}

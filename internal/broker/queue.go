@@ -72,7 +72,7 @@ func newQueue(v *Vhost, c *Command) *Queue {
 	if c.Exclusive {
 		q.Owner = c.Owner
 	}
-	if n, ok := intArg(c.Args["x-max-priority"]); ok && n > 0 {
+	if n, ok := asInt(c.Args["x-max-priority"]); ok && n > 0 {
 		q.maxPriority = int(min(n, 255))
 	}
 	q.singleActive, _ = c.Args["x-single-active-consumer"].(bool)

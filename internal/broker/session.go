@@ -425,7 +425,7 @@ func (s *Session) Consume(q *Queue, tag string, noAck, exclusive bool, args map[
 	}
 	c := &Consumer{Tag: tag, Queue: q, NoAck: noAck, Exclusive: exclusive, Args: args, s: s, prefetch: s.prefetch}
 	if v, ok := args["x-priority"]; ok {
-		n, isInt := intArg(v)
+		n, isInt := asInt(v)
 		if !isInt {
 			s.mu.Unlock()
 			return nil, errorf(KindPreconditionFailed, "invalid arg 'x-priority' for queue '%s' in vhost '%s': \"expected integer, got %s\"",

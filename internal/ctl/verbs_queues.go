@@ -123,27 +123,7 @@ func asHTTP(err error, he **httpError) bool {
 
 func policyVerbs() []*verb {
 	return []*verb{
-		{
-			name: "set_policy", group: "Policies", vhost: true, min: 3, max: 3,
-			usage: "[--vhost <vhost>] [--priority <priority>] [--apply-to <apply-to>] <name> <pattern> <definition>",
-			short: "Sets or updates a policy",
-			args: `<name>
-	policy name (identifier)
-<pattern>
-	regular expression pattern that will be used to match queues, exchanges, etc
-<definition>
-	policy definition (arguments). Must be a valid JSON document
---priority <priority>
-	policy priority
---apply-to <queues | exchanges | all>
-	policy should only apply to queues, exchanges, or all entities (both of the above)
-`,
-			flags: func(fs *pflag.FlagSet, f *verbFlags) {
-				fs.IntVar(&f.priority, "priority", 0, "")
-				fs.StringVar(&f.applyTo, "apply-to", "all", "")
-			},
-			run: func(c *cmd) error { return setPolicy(c, regularPolicies) },
-		},
+		setPolicyVerb("set_policy", "Sets or updates a policy", regularPolicies),
 		{
 			name: "clear_policy", group: "Policies", vhost: true, min: 1, max: 1,
 			usage: "[--vhost <vhost>] <name>",
@@ -159,27 +139,7 @@ func policyVerbs() []*verb {
 			short: "Lists all policies in a virtual host",
 			run:   func(c *cmd) error { return listPolicies(c, regularPolicies) },
 		},
-		{
-			name: "set_operator_policy", group: "Policies", vhost: true, min: 3, max: 3,
-			usage: "[--vhost <vhost>] [--priority <priority>] [--apply-to <apply-to>] <name> <pattern> <definition>",
-			short: "Sets an operator policy that overrides a subset of arguments in user policies",
-			args: `<name>
-	policy name (identifier)
-<pattern>
-	a regular expression pattern that will be used to match queue, exchanges, etc
-<definition>
-	policy definition (arguments). Must be a valid JSON document
---priority <priority>
-	policy priority
---apply-to <queues | exchanges | all>
-	policy should only apply to queues, exchanges, or all entities (both of the above)
-`,
-			flags: func(fs *pflag.FlagSet, f *verbFlags) {
-				fs.IntVar(&f.priority, "priority", 0, "")
-				fs.StringVar(&f.applyTo, "apply-to", "all", "")
-			},
-			run: func(c *cmd) error { return setPolicy(c, operatorPolicies) },
-		},
+		setPolicyVerb("set_operator_policy", "Sets an operator policy that overrides a subset of arguments in user policies", operatorPolicies),
 		{
 			name: "clear_operator_policy", group: "Policies", vhost: true, min: 1, max: 1,
 			usage: "[--vhost <vhost>] <name>",
@@ -195,6 +155,32 @@ func policyVerbs() []*verb {
 			short: "Lists operator policy overrides for a virtual host",
 			run:   func(c *cmd) error { return listPolicies(c, operatorPolicies) },
 		},
+	}
+}
+
+// setPolicyVerb is set_policy or set_operator_policy: the same arguments
+// and flags, another table.
+func setPolicyVerb(name, short string, k policyKind) *verb {
+	return &verb{
+		name: name, group: "Policies", vhost: true, min: 3, max: 3,
+		usage: "[--vhost <vhost>] [--priority <priority>] [--apply-to <apply-to>] <name> <pattern> <definition>",
+		short: short,
+		args: `<name>
+	policy name (identifier)
+<pattern>
+	regular expression pattern that will be used to match queues, exchanges, etc
+<definition>
+	policy definition (arguments). Must be a valid JSON document
+--priority <priority>
+	policy priority
+--apply-to <queues | exchanges | all>
+	policy should only apply to queues, exchanges, or all entities (both of the above)
+`,
+		flags: func(fs *pflag.FlagSet, f *verbFlags) {
+			fs.IntVar(&f.priority, "priority", 0, "")
+			fs.StringVar(&f.applyTo, "apply-to", "all", "")
+		},
+		run: func(c *cmd) error { return setPolicy(c, k) },
 	}
 }
 

@@ -539,7 +539,7 @@ func (lt *loadTests) plan(req loadRequest, user, pass string) (*plan, error) {
 			Path: "/" + p.vhost, RawPath: "/" + url.PathEscape(p.vhost)}).String()
 	}
 	real := p.target
-	p.target = maskPassword(real)
+	p.target = perf.MaskURI(real)
 
 	args := flagsOf(req)
 	for _, a := range args {
@@ -652,18 +652,6 @@ func fmtNum(f float64) string {
 	return strconv.FormatFloat(f, 'f', 2, 64)
 }
 
-// maskPassword hides the password of a URI.
-func maskPassword(s string) string {
-	u, err := url.Parse(s)
-	if err != nil || u.User == nil {
-		return s
-	}
-	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), "xxxx")
-	}
-	return u.String()
-}
-
 // amqpAddr is this node's AMQP listener as a client dials it: a wildcard
 // address becomes loopback.
 func (lt *loadTests) amqpAddr() string {
@@ -709,7 +697,7 @@ func (lt *loadTests) launch(req loadRequest, p *plan, user string) (*loadRun, er
 	// The run's ID names its connections (ID-producer-N, ID-consumer-N),
 	// which is how its server-named queues are found.
 	p.cfg.ID = id
-	req.URI = maskPassword(req.URI)
+	req.URI = perf.MaskURI(req.URI)
 	cfg := p.cfg
 	run := &loadRun{
 		id: id, req: req, preset: cfg.Preset, args: p.args, target: p.target, thisNode: p.thisNode,

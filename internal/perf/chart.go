@@ -123,13 +123,7 @@ func (c lineChart) SVG() template.HTML {
 	py := func(y float64) float64 { return chartTop + ph - y/ytop*ph }
 
 	var b strings.Builder
-	fmt.Fprintf(&b, `<svg class="chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %d" width="%d" height="%d" role="img" aria-label="%s">`, c.W, c.H, c.W, c.H, esc(c.Title))
-	fmt.Fprintf(&b, `<text x="%d" y="20" class="title">%s</text>`, chartLeft, esc(c.Title))
-	for _, v := range yt {
-		y := py(v)
-		fmt.Fprintf(&b, `<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" class="grid"/>`, chartLeft, y, c.W-chartRight, y)
-		fmt.Fprintf(&b, `<text x="%d" y="%.1f" class="ytick">%s</text>`, chartLeft-8, y+4, tickLabel(v))
-	}
+	svgFrame(&b, c.W, c.H, c.Title, yt, py)
 	for _, v := range xt {
 		if v < xmin-1e-9 || v > xmax+1e-9 {
 			continue
@@ -203,13 +197,7 @@ func (c barChart) SVG() template.HTML {
 	ytop := yt[len(yt)-1]
 	py := func(y float64) float64 { return chartTop + ph - y/ytop*ph }
 	var b strings.Builder
-	fmt.Fprintf(&b, `<svg class="chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %d" width="%d" height="%d" role="img" aria-label="%s">`, c.W, c.H, c.W, c.H, esc(c.Title))
-	fmt.Fprintf(&b, `<text x="%d" y="20" class="title">%s</text>`, chartLeft, esc(c.Title))
-	for _, v := range yt {
-		y := py(v)
-		fmt.Fprintf(&b, `<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" class="grid"/>`, chartLeft, y, c.W-chartRight, y)
-		fmt.Fprintf(&b, `<text x="%d" y="%.1f" class="ytick">%s</text>`, chartLeft-8, y+4, tickLabel(v))
-	}
+	svgFrame(&b, c.W, c.H, c.Title, yt, py)
 	gw := pw / float64(max(len(c.Groups), 1))
 	bw := gw * 0.7 / float64(max(len(c.Series), 1))
 	var names, colors []string
@@ -238,4 +226,16 @@ func (c barChart) SVG() template.HTML {
 	legend(&b, names, colors, nil, chartLeft)
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String())
+}
+
+// svgFrame opens a chart's SVG element and draws its title and the
+// horizontal grid lines with their y tick labels.
+func svgFrame(b *strings.Builder, w, h int, title string, yt []float64, py func(float64) float64) {
+	fmt.Fprintf(b, `<svg class="chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %d" width="%d" height="%d" role="img" aria-label="%s">`, w, h, w, h, esc(title))
+	fmt.Fprintf(b, `<text x="%d" y="20" class="title">%s</text>`, chartLeft, esc(title))
+	for _, v := range yt {
+		y := py(v)
+		fmt.Fprintf(b, `<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" class="grid"/>`, chartLeft, y, w-chartRight, y)
+		fmt.Fprintf(b, `<text x="%d" y="%.1f" class="ytick">%s</text>`, chartLeft-8, y+4, tickLabel(v))
+	}
 }

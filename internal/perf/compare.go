@@ -81,7 +81,7 @@ func metricsOf(rep *Report) []metricDef {
 func runCompare(ctx context.Context, cfg *Config, out io.Writer, onSample func(Sample)) (*Report, error) {
 	start := time.Now()
 	rep := newReport(cfg, "compare", start)
-	cmp := &Compare{A: strings.Join(rep.URIs, ","), B: maskURI(cfg.Compare), Ratio: "B/A"}
+	cmp := &Compare{A: strings.Join(rep.URIs, ","), B: MaskURI(cfg.Compare), Ratio: "B/A"}
 	rep.Compare = cmp
 	side := func(round int, b bool) *Config {
 		c := *cfg

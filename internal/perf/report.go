@@ -80,8 +80,8 @@ func (b Broker) String() string {
 	return "unknown broker"
 }
 
-// maskURI hides the password of an amqp URI.
-func maskURI(s string) string {
+// MaskURI hides the password of an amqp URI.
+func MaskURI(s string) string {
 	u, err := url.Parse(s)
 	if err != nil || u.User == nil {
 		return s

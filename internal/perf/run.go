@@ -110,7 +110,7 @@ func newReport(cfg *Config, kind string, start time.Time) *Report {
 		Samples: []Sample{},
 	}
 	for _, u := range cfg.URIs {
-		rep.URIs = append(rep.URIs, maskURI(u))
+		rep.URIs = append(rep.URIs, MaskURI(u))
 	}
 	return rep
 }
