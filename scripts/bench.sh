@@ -6,13 +6,21 @@
 #   b  fanout, 1 producer -> 4 queues (a consumer each), 256 B, autoack
 #   c  10 producers / 10 consumers / 10 queues, 256 B, manual acks, prefetch 100
 #   d  end-to-end latency at a fixed 2,000 msg/s, 1 -> 1, 16 B, manual acks
+#      (run BENCH_D_REPEAT times per broker and round, alternating; the
+#      median of the runs' percentiles is reported, as one run's p99 is
+#      mostly the machine's scheduling noise)
+#   p  1 -> 1, 1 KiB persistent, durable queue, confirms, manual acks
+#   n  connection churn: BENCH_CHURN connections each doing the handshake,
+#      channel.open and close, 1 and then 4 at a time (BENCH_CHURN_PARALLEL)
 #   e  broker RSS with 10,000 idle connections, and with 10,000 idle queues
+#   g  a 2,000,000-message persistent backlog, published then drained
 #
 # For a-c: delivered msg/s (the consumers' total) and broker CPU µs per
 # delivered message, from utime+stime in /proc/PID/stat at the start and
 # the end of the measured window (warren perf --broker-pid reads them, so
 # connection setup and teardown are not counted); for d: latency p50/p99;
-# for e: VmRSS from /proc/PID/status. Prints a
+# for n: connections/s and broker CPU µs per connection (the same
+# /proc reading around the churn); for e: VmRSS from /proc/PID/status. Prints a
 # markdown table with Warren/RabbitMQ ratios; see docs/benchmarks.md.
 #
 # Needs: go, rabbitmq-server (scripts/test-deps.sh installs it), root or
@@ -23,7 +31,10 @@
 # Environment:
 #   BENCH_DURATION   seconds per scenario and broker (15)
 #   BENCH_ROUNDS     rounds; each round alternates which broker goes first (1)
-#   BENCH_SCENARIOS  subset to run, e.g. "a d" (a b c d p e g)
+#   BENCH_SCENARIOS  subset to run, e.g. "a d" (a b c d p n e g)
+#   BENCH_D_REPEAT   runs of d per broker and round (3)
+#   BENCH_CHURN      connections per churn run in n (2000)
+#   BENCH_CHURN_PARALLEL  connections at a time in n, one run each ("1 4")
 #   BENCH_BACKLOG    messages in the backlog scenario g (2000000)
 #   BENCH_IDLE       connections / queues for e (10000)
 #   BENCH_CONN_RATE  connections (and queue declarations) per second for e (500)
@@ -34,7 +45,10 @@ cd "$(dirname "$0")/.."
 
 DUR=${BENCH_DURATION:-15}
 ROUNDS=${BENCH_ROUNDS:-1}
-SCENARIOS=${BENCH_SCENARIOS:-"a b c d p e g"}
+SCENARIOS=${BENCH_SCENARIOS:-"a b c d p n e g"}
+D_REPEAT=${BENCH_D_REPEAT:-3}
+CHURN=${BENCH_CHURN:-2000}
+CHURN_PAR=${BENCH_CHURN_PARALLEL:-"1 4"}
 BACKLOG=${BENCH_BACKLOG:-2000000}
 IDLE=${BENCH_IDLE:-10000}
 CONN_RATE=${BENCH_CONN_RATE:-500}
@@ -78,12 +92,17 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# free_port prints a loopback TCP port nobody listens on (below 55000, as
-# Erlang's CLI uses the distribution port + 10000).
+# free_port prints a loopback TCP port nobody listens on, from 20000 up to
+# the kernel's ephemeral range (where the churn's and the tests' client
+# sockets may hold a port in TIME_WAIT, which makes a later bind fail) and
+# below 55000 (Erlang's CLI uses the distribution port + 10000).
+EPHEMERAL_LO=$(awk '{ print $1 }' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+PORT_HI=$((EPHEMERAL_LO < 55000 ? EPHEMERAL_LO : 55000))
+[ "$PORT_HI" -gt 21000 ] || PORT_HI=50000
 free_port() {
 	local p
 	while :; do
-		p=$((20000 + RANDOM % 30000))
+		p=$((20000 + RANDOM % (PORT_HI - 20000)))
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
 			case " ${USED_PORTS:-} " in *" $p "*) continue ;; esac
 			USED_PORTS="${USED_PORTS:-} $p"
@@ -127,7 +146,7 @@ start_warren() {
 	say "warren pid $WARREN_PID at $WADDR"
 }
 
-# start_rabbitmq: a fresh private node, with the environment of
+# start_rabbitmq [ATTEMPT]: a fresh private node, with the environment of
 # internal/warrentest/rabbitmq.go (minus NOTIFY_SOCKET and plugins).
 RMQ_SERVER=/usr/lib/rabbitmq/bin/rabbitmq-server
 start_rabbitmq() {
@@ -165,7 +184,21 @@ start_rabbitmq() {
 	for _ in $(seq 1 1200); do
 		[ -z "$RMQ_PID" ] && RMQ_PID=$(pgrep -P "$RMQ_SH" -x beam.smp || true)
 		amqp_ready "$RPORT" && break
-		kill -0 "$RMQ_SH" 2>/dev/null || { cat "$R/out.log" >&2; exit 1; }
+		if ! kill -0 "$RMQ_SH" 2>/dev/null; then
+			# A port picked by free_port can be taken by someone else
+			# before the node binds it (a shared machine): try new ones.
+			if grep -q already_used "$R/out.log" && [ "${1:-0}" -lt 3 ]; then
+				say "rabbitmq: a port was taken meanwhile; retrying with new ports"
+				wait "$RMQ_SH" 2>/dev/null || true
+				kill "$EPMD_PID" 2>/dev/null || true
+				wait "$EPMD_PID" 2>/dev/null || true
+				RMQ_SH= RMQ_PID= EPMD_PID=
+				start_rabbitmq $((${1:-0} + 1))
+				return
+			fi
+			cat "$R/out.log" >&2
+			exit 1
+		fi
 		sleep 0.1
 	done
 	amqp_ready "$RPORT" || { say "rabbitmq did not start"; cat "$R/out.log" >&2; exit 1; }
@@ -194,11 +227,11 @@ perf_run() {
 	local sc=$1 b=$2
 	shift 2
 	local log
-	log=$WORK/$sc-$b-${round:-1}.log
+	log=$WORK/$sc-$b-${round:-1}-${rep:-1}.log
 	settle "$b"
 	say "$sc $b: warren perf $*"
 	"$W" perf -h "$(url_of "$b")" --broker-pid "$(pid_of "$b")" -d "$sc-$b" -z "$DUR" \
-		--json "$WORK/$sc-$b-${round:-1}.json" "$@" >"$log" 2>&1 || { cat "$log" >&2; exit 1; }
+		--json "$WORK/$sc-$b-${round:-1}-${rep:-1}.json" "$@" >"$log" 2>&1 || { cat "$log" >&2; exit 1; }
 	local sent recv dur bcpu ccpu lat
 	# id: X, sent N, confirmed N, returned N, received N messages in D s
 	read -r sent recv dur < <(sed -n 's/.*, sent \([0-9]*\), .*, received \([0-9]*\) messages in \([0-9.]*\) s$/\1 \2 \3/p' "$log")
@@ -213,8 +246,9 @@ perf_run() {
 	CLIENT[$sc-$b]=$(awk -v a="${CLIENT[$sc-$b]:-0}" -v b="$ccpu" 'BEGIN { print a + b }')
 	# consumer latency min/median/75th/95th/99th: a/b/c/d/e µs
 	lat=$(sed -n 's/.*consumer latency min\/median\/75th\/95th\/99th: \([0-9.\/]*\) µs.*/\1/p' "$log")
-	P50[$sc-$b]=$(echo "$lat" | cut -d/ -f2)
-	P99[$sc-$b]=$(echo "$lat" | cut -d/ -f5)
+	# every run's percentiles, space-separated; the table shows the median
+	P50[$sc-$b]="${P50[$sc-$b]:-} $(echo "$lat" | cut -d/ -f2)"
+	P99[$sc-$b]="${P99[$sc-$b]:-} $(echo "$lat" | cut -d/ -f5)"
 	tail -5 "$log" | sed 's/^/    /' >&2
 	sleep 3 # let the broker settle (auto-delete queues go away)
 }
@@ -227,6 +261,29 @@ scenario_args() {
 	d) echo "-x 1 -y 1 -u bench-d -s 16 -r 2000 -q 100" ;;
 	p) echo "-x 1 -y 1 -u bench-p -s 1024 -f persistent -c 256 -q 256" ;;
 	esac
+}
+
+# churn_run BROKER PARALLEL: scenario n, $CHURN connections (handshake,
+# channel.open, close), PARALLEL at a time; warren perf reads the broker's
+# CPU time around the whole churn.
+declare -A NRATE NCPU NP50 NP99
+churn_run() {
+	local b=$1 par=$2 log k=$2-$1
+	log=$WORK/n$par-$b-${round:-1}.log
+	settle "$b"
+	say "n $b: warren perf --connection-churn $CHURN -x $par"
+	"$W" perf -h "$(url_of "$b")" --broker-pid "$(pid_of "$b")" -d "n$par-$b" --connection-churn "$CHURN" -x "$par" \
+		--json "$WORK/n$par-$b-${round:-1}.json" >"$log" 2>&1 || { cat "$log" >&2; exit 1; }
+	# id: X, N connections opened and closed in D s, R connections/s, P at a time
+	NRATE[$k]="${NRATE[$k]:-} $(sed -n 's/.* opened and closed in [0-9.]* s, \([0-9.]*\) connections\/s.*/\1/p' "$log")"
+	# id: X, broker CPU S s, U µs per connection, VmRSS K KiB
+	NCPU[$k]="${NCPU[$k]:-} $(sed -n 's/.*, broker CPU [0-9.]* s, \([0-9.]*\) µs per connection.*/\1/p' "$log")"
+	local lat
+	lat=$(sed -n 's/.*open latency min\/median\/75th\/95th\/99th: \([0-9.\/]*\) µs.*/\1/p' "$log")
+	NP50[$k]="${NP50[$k]:-} $(echo "$lat" | cut -d/ -f2)"
+	NP99[$k]="${NP99[$k]:-} $(echo "$lat" | cut -d/ -f5)"
+	tail -4 "$log" | sed 's/^/    /' >&2
+	sleep 3
 }
 
 # settle BROKER: wait (up to 3 min) until the broker has closed what the
@@ -329,9 +386,22 @@ if [ -n "$traffic" ]; then
 	start_rabbitmq
 	for round in $(seq 1 "$ROUNDS"); do
 		for sc in $SCENARIOS; do
-			case $sc in e | g) continue ;; esac
-			# shellcheck disable=SC2046
-			for b in "${order[@]}"; do perf_run "$sc" "$b" $(scenario_args "$sc"); done
+			case $sc in
+			e | g) continue ;;
+			n)
+				for par in $CHURN_PAR; do
+					for b in "${order[@]}"; do churn_run "$b" "$par"; done
+				done
+				continue
+				;;
+			esac
+			reps=1
+			[ "$sc" = d ] && reps=$D_REPEAT
+			for rep in $(seq 1 "$reps"); do
+				# shellcheck disable=SC2046
+				for b in "${order[@]}"; do perf_run "$sc" "$b" $(scenario_args "$sc"); done
+			done
+			rep=1
 		done
 		order=("${order[1]}" "${order[0]}") # A/B, then B/A
 	done
@@ -364,6 +434,10 @@ esac
 
 # --- table -------------------------------------------------------------------
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
+# median of space-separated numbers
+median() { echo "$@" | tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+# the runs' values, for the record
+runs() { echo "$@" | xargs | tr ' ' '/'; }
 rate() { awk -v n="${RECV[$1]:-0}" -v d="${DURS[$1]:-0}" 'BEGIN { if (d > 0) printf "%d", n / d; else print 0 }'; }
 sent_rate() { awk -v n="${SENT[$1]:-0}" -v d="${DURS[$1]:-0}" 'BEGIN { if (d > 0) printf "%d", n / d; else print 0 }'; }
 cpu_us() { awk -v t="${CPU[$1]:-0}" -v n="${RECV[$1]:-0}" 'BEGIN { if (n > 0) printf "%.2f", t * 1e6 / n; else print "-" }'; }
@@ -371,9 +445,12 @@ client_us() { awk -v t="${CLIENT[$1]:-0}" -v n="${RECV[$1]:-0}" 'BEGIN { if (n >
 
 echo
 echo "Warren vs RabbitMQ 3.10.8, $(nproc) cores, $START, ${DUR}s per scenario and broker, $ROUNDS round(s)"
-echo
-echo "| scenario | Warren msg/s | RabbitMQ msg/s | W/R msg/s | Warren CPU µs/msg | RabbitMQ CPU µs/msg | W/R CPU/msg | published msg/s W / R | client CPU µs/msg W / R |"
-echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+case " $SCENARIOS " in *" a "* | *" b "* | *" c "* | *" d "* | *" p "*)
+	echo
+	echo "| scenario | Warren msg/s | RabbitMQ msg/s | W/R msg/s | Warren CPU µs/msg | RabbitMQ CPU µs/msg | W/R CPU/msg | published msg/s W / R | client CPU µs/msg W / R |"
+	echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+	;;
+esac
 desc() {
 	case $1 in
 	a) echo "a: 1→1, 16 B, autoack" ;;
@@ -384,17 +461,35 @@ desc() {
 	esac
 }
 for sc in $SCENARIOS; do
-	case $sc in e | g) continue ;; esac
+	case $sc in e | g | n) continue ;; esac
 	wr=$(rate "$sc-warren") rr=$(rate "$sc-rabbitmq")
 	wc=$(cpu_us "$sc-warren") rc=$(cpu_us "$sc-rabbitmq")
 	echo "| $(desc "$sc") | $wr | $rr | $(ratio "$wr" "$rr") | $wc | $rc | $(ratio "$wc" "$rc") | $(sent_rate "$sc-warren") / $(sent_rate "$sc-rabbitmq") | $(client_us "$sc-warren") / $(client_us "$sc-rabbitmq") |"
 done
 case " $SCENARIOS " in *" d "*)
 	echo
-	echo "| latency at 2,000 msg/s (d) | Warren | RabbitMQ | W/R |"
+	echo "| latency at 2,000 msg/s (d), median of $((D_REPEAT * ROUNDS)) runs each | Warren | RabbitMQ | W/R | Warren runs | RabbitMQ runs |"
+	echo "|---|---:|---:|---:|---|---|"
+	w=$(median ${P50[d-warren]}) r=$(median ${P50[d-rabbitmq]})
+	echo "| p50 µs | $w | $r | $(ratio "$w" "$r") | $(runs ${P50[d-warren]}) | $(runs ${P50[d-rabbitmq]}) |"
+	w=$(median ${P99[d-warren]}) r=$(median ${P99[d-rabbitmq]})
+	echo "| p99 µs | $w | $r | $(ratio "$w" "$r") | $(runs ${P99[d-warren]}) | $(runs ${P99[d-rabbitmq]}) |"
+	;;
+esac
+case " $SCENARIOS " in *" n "*)
+	echo
+	echo "| connection churn (n): $CHURN × (handshake, channel.open, close), median of $ROUNDS round(s) | Warren | RabbitMQ | W/R |"
 	echo "|---|---:|---:|---:|"
-	echo "| p50 µs | ${P50[d-warren]} | ${P50[d-rabbitmq]} | $(ratio "${P50[d-warren]}" "${P50[d-rabbitmq]}") |"
-	echo "| p99 µs | ${P99[d-warren]} | ${P99[d-rabbitmq]} | $(ratio "${P99[d-warren]}" "${P99[d-rabbitmq]}") |"
+	for par in $CHURN_PAR; do
+		w=$(median ${NCPU[$par-warren]}) r=$(median ${NCPU[$par-rabbitmq]})
+		echo "| $par at a time: broker CPU µs per connection | $w | $r | $(ratio "$w" "$r") |"
+		w=$(median ${NRATE[$par-warren]}) r=$(median ${NRATE[$par-rabbitmq]})
+		echo "| $par at a time: connections/s | $w | $r | $(ratio "$w" "$r") |"
+		w=$(median ${NP50[$par-warren]}) r=$(median ${NP50[$par-rabbitmq]})
+		echo "| $par at a time: open latency p50 µs | $w | $r | $(ratio "$w" "$r") |"
+		w=$(median ${NP99[$par-warren]}) r=$(median ${NP99[$par-rabbitmq]})
+		echo "| $par at a time: open latency p99 µs | $w | $r | $(ratio "$w" "$r") |"
+	done
 	;;
 esac
 case " $SCENARIOS " in *" g "*)

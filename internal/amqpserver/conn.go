@@ -1,6 +1,7 @@
 package amqpserver
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -43,12 +44,17 @@ type conn struct {
 	// dispatching from other connections.
 	outMu     sync.Mutex
 	out       []byte
+	wmu       sync.Mutex   // held around each socket write (writeOut)
+	spare     []byte       // the last written buffer, reused; guarded by wmu
+	lastWrite atomic.Int64 // unix nanos of the last socket write, for heartbeats
+	writerUp  atomic.Bool  // the writer goroutine runs (from the end of the handshake)
 	wake      chan struct{}
 	tuned     chan time.Duration // the heartbeat interval, sent once after tune-ok
 	done      chan struct{}      // closed when the reader ends
 	wdone     chan struct{}      // closed when the writer ends
 	paused    atomic.Bool        // some session was refused for lack of room
 	closeSent atomic.Bool        // connection.close went out; only close-ok matters now
+	closeOk   bool               // we answered the client's close: it hangs up first (reader only)
 	blockedAt atomic.Int64       // non-zero while reading is suspended by an alarm
 	forced    chan struct{}      // closed by forceClose, to wake a reader blocked by an alarm
 	forceOnce sync.Once
@@ -75,13 +81,14 @@ type conn struct {
 	sessions map[uint16]*broker.Session // for the writer to resume after draining
 
 	intro connIntro // management views and counters (introspect.go)
+
+	openedAs atomic.Pointer[openedAs] // set at connection.open, for log records
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
 	id := s.nextID.Add(1)
 	c := &conn{
 		srv: s, nc: nc, id: id,
-		log:      s.log.With("conn", fmt.Sprintf("%s -> %s", nc.RemoteAddr(), nc.LocalAddr())),
 		wake:     make(chan struct{}, 1),
 		tuned:    make(chan time.Duration, 1),
 		done:     make(chan struct{}),
@@ -91,6 +98,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 		channels: map[uint16]*channel{},
 		sessions: map[uint16]*broker.Session{},
 	}
+	c.log = slog.New(&connLog{h: s.log.Handler(), c: c})
 	c.r = amqp.NewReader(readCounter{c}, readBufSize)
 	c.r.SetMaxFrameSize(amqp.FrameMinSize) // until tune-ok
 	return c
@@ -109,11 +117,55 @@ func (rc readCounter) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// serve runs the connection to its end.
+// connLog adds the connection's attributes (conn, and user and vhost once
+// open) to a record only when one is logged. Most connections log
+// nothing, and Logger.With formats its attributes at once: two With calls
+// were a measurable part of the cost of a short-lived connection.
+type connLog struct {
+	h slog.Handler
+	c *conn
+}
+
+func (l *connLog) Enabled(ctx context.Context, lv slog.Level) bool { return l.h.Enabled(ctx, lv) }
+
+func (l *connLog) Handle(ctx context.Context, r slog.Record) error {
+	c := l.c
+	out := slog.NewRecord(r.Time, r.Level, r.Message, r.PC)
+	out.AddAttrs(slog.String("conn", c.nc.RemoteAddr().String()+" -> "+c.nc.LocalAddr().String()))
+	if v := c.openedAs.Load(); v != nil {
+		out.AddAttrs(slog.String("user", v.user), slog.String("vhost", v.vhost))
+	}
+	r.Attrs(func(a slog.Attr) bool { out.AddAttrs(a); return true })
+	return l.h.Handle(ctx, out)
+}
+
+func (l *connLog) WithAttrs(as []slog.Attr) slog.Handler {
+	return &connLog{h: l.h.WithAttrs(as), c: l.c}
+}
+
+func (l *connLog) WithGroup(name string) slog.Handler {
+	return &connLog{h: l.h.WithGroup(name), c: l.c}
+}
+
+// openedAs is who opened the connection, for its log records.
+type openedAs struct{ user, vhost string }
+
+// serve runs the connection to its end. The writer goroutine starts only
+// once the handshake is done: until then the reader writes its few
+// replies itself (see signal), which saves a goroutine and a wake-up per
+// handshake step, and a goroutine per client that never gets that far.
 func (c *conn) serve() {
-	go c.writeLoop()
 	err := c.run()
 	c.finish(err)
+}
+
+// startWriter hands writing over to the writer goroutine.
+func (c *conn) startWriter() {
+	c.lastWrite.Store(time.Now().UnixNano())
+	c.outMu.Lock()
+	c.writerUp.Store(true)
+	c.outMu.Unlock()
+	go c.writeLoop()
 }
 
 // finish releases everything the connection held.
@@ -128,13 +180,42 @@ func (c *conn) finish(err error) {
 	c.srv.track.remove(c)
 	c.intro.closed(c)
 	close(c.done)
-	<-c.wdone
+	if c.writerUp.Load() {
+		<-c.wdone
+	} else {
+		_ = c.writeOut() // a close or close-ok of a failed handshake
+	}
+	if c.closeOk {
+		c.awaitHangUp()
+	}
 	c.nc.Close()
 	switch {
 	case err == nil, errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
 		c.log.Debug("connection closed")
 	default:
 		c.log.Info("connection closed", "reason", err)
+	}
+}
+
+// sendCloseOk answers the client's connection.close at once.
+func (c *conn) sendCloseOk() {
+	c.sendMethod(0, &amqp.ConnectionCloseOk{})
+	c.flush()
+	c.closeOk = true
+}
+
+// awaitHangUp waits (at most closeGrace) for the client to close its end
+// after our close-ok, as RabbitMQ does: closing first could reach a client
+// as an EOF before it has taken in the close-ok (amqp091-go then reports
+// the clean close as error 501), and the side that closes first is left
+// with the TIME_WAIT socket, which belongs to the client.
+func (c *conn) awaitHangUp() {
+	_ = c.nc.SetReadDeadline(time.Now().Add(closeGrace))
+	var buf [64]byte
+	for {
+		if _, err := c.nc.Read(buf[:]); err != nil {
+			return
+		}
 	}
 }
 
@@ -230,7 +311,7 @@ func (c *conn) handleWhileClosing(f amqp.Frame) error {
 	case *amqp.ConnectionCloseOk:
 		return errClientClosed
 	case *amqp.ConnectionClose:
-		c.sendMethod(0, &amqp.ConnectionCloseOk{})
+		c.sendCloseOk()
 		return errClientClosed
 	}
 	return nil
@@ -328,8 +409,7 @@ func (c *conn) handleConnMethod(payload []byte) error {
 	}
 	switch m := m.(type) {
 	case *amqp.ConnectionClose:
-		c.sendMethod(0, &amqp.ConnectionCloseOk{})
-		c.flush()
+		c.sendCloseOk()
 		return errClientClosed
 	case *amqp.ConnectionCloseOk:
 		return errClientClosed
@@ -377,9 +457,17 @@ func (c *conn) sendClose(e *amqp.Error) {
 // forceClose is called from other goroutines (shutdown, management): it
 // sends connection.close and gives the client closeGrace to answer.
 func (c *conn) forceClose(reason string) {
+	c.forceOnce.Do(func() { close(c.forced) })
+	if !c.writerUp.Load() {
+		// Still in the handshake (maybe a TLS one, whose writes would wait
+		// for it): not open yet, so just end it. The handshake checks
+		// forced after starting the writer, so one of the two sees the
+		// other.
+		_ = c.nc.SetDeadline(time.Now())
+		return
+	}
 	c.sendClose(amqp.ConnectionError(amqp.ReplyConnectionForced, "CONNECTION_FORCED - %s", reason))
 	_ = c.nc.SetReadDeadline(time.Now().Add(closeGrace))
-	c.forceOnce.Do(func() { close(c.forced) })
 }
 
 // waitIfBlocked suspends reading while a resource alarm is raised, telling
@@ -425,37 +513,59 @@ func (c *conn) sendMethod(ch uint16, m amqp.Method) {
 	c.signal()
 }
 
+// signal tells the writer there is something to write. Before the writer
+// runs (the handshake), the caller, the reader, writes it itself.
 func (c *conn) signal() {
+	if !c.writerUp.Load() {
+		if err := c.writeOut(); err != nil {
+			c.nc.Close() // unblocks the reader
+		}
+		return
+	}
 	select {
 	case c.wake <- struct{}{}:
 	default:
 	}
 }
 
-// flush asks the writer to write now and waits until the buffer is empty
-// or the writer has gone.
+// flush writes what is queued now, from the calling goroutine, so a close
+// or close-ok is on the wire before the caller goes on to end the
+// connection.
 func (c *conn) flush() {
-	for i := 0; i < 200; i++ {
-		c.outMu.Lock()
-		n := len(c.out)
-		c.outMu.Unlock()
-		if n == 0 {
-			return
-		}
-		c.signal()
-		select {
-		case <-c.wdone:
-			return
-		case <-time.After(5 * time.Millisecond):
+	if err := c.writeOut(); err != nil {
+		c.nc.Close()
+	}
+}
+
+// writeOut writes the outbound buffer in one syscall. wmu keeps writes
+// whole and in order when the reader (flush, handshake) and the writer
+// goroutine both write; the written buffer is kept for reuse.
+func (c *conn) writeOut() error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.outMu.Lock()
+	buf := c.out
+	c.out = c.spare[:0]
+	c.outMu.Unlock()
+	var err error
+	if len(buf) > 0 {
+		if _, err = c.nc.Write(buf); err == nil {
+			c.intro.sendOct.Add(uint64(len(buf)))
+			c.intro.sendCnt.Add(1)
+			c.lastWrite.Store(time.Now().UnixNano())
 		}
 	}
+	if cap(buf) > 4*highWater {
+		buf = nil // don't keep a huge buffer after a burst
+	}
+	c.spare = buf
+	return err
 }
 
 // writeLoop writes whatever accumulated in one syscall, sends heartbeats
 // when idle, and drops the peer after two missed heartbeat intervals.
 func (c *conn) writeLoop() {
 	defer close(c.wdone)
-	var spare []byte
 	// The heartbeat ticker starts once tune-ok set an interval, and ticks
 	// at half of it, so idle connections without heartbeats cost nothing.
 	var tick *time.Ticker
@@ -465,7 +575,6 @@ func (c *conn) writeLoop() {
 			tick.Stop()
 		}
 	}()
-	lastWrite := time.Now()
 	for {
 		var final bool
 		select {
@@ -480,7 +589,7 @@ func (c *conn) writeLoop() {
 			continue
 		case now := <-tickC:
 			hb := time.Duration(c.heartbeat.Load())
-			if now.Sub(lastWrite) >= hb/2 {
+			if now.Sub(time.Unix(0, c.lastWrite.Load())) >= hb/2 {
 				c.outMu.Lock()
 				if len(c.out) == 0 {
 					c.out = amqp.AppendHeartbeat(c.out)
@@ -492,30 +601,17 @@ func (c *conn) writeLoop() {
 				c.nc.Close()
 			}
 		}
-		c.outMu.Lock()
-		buf := c.out
-		c.out = spare[:0]
-		c.outMu.Unlock()
-		if len(buf) > 0 {
-			if _, err := c.nc.Write(buf); err != nil {
-				c.nc.Close() // unblocks the reader
-				// Keep draining so producers never see a full buffer.
-				c.outMu.Lock()
-				c.out = c.out[:0]
-				c.outMu.Unlock()
-				if final {
-					return
-				}
-				continue
+		if err := c.writeOut(); err != nil {
+			c.nc.Close() // unblocks the reader
+			// Keep draining so producers never see a full buffer.
+			c.outMu.Lock()
+			c.out = c.out[:0]
+			c.outMu.Unlock()
+			if final {
+				return
 			}
-			c.intro.sendOct.Add(uint64(len(buf)))
-			c.intro.sendCnt.Add(1)
-			lastWrite = time.Now()
+			continue
 		}
-		if cap(buf) > 4*highWater {
-			buf = nil // don't keep a huge buffer after a burst
-		}
-		spare = buf
 		if c.paused.Load() {
 			c.outMu.Lock()
 			n := len(c.out)
@@ -528,13 +624,12 @@ func (c *conn) writeLoop() {
 		if final {
 			for {
 				c.outMu.Lock()
-				rest := c.out
-				c.out = nil
+				n := len(c.out)
 				c.outMu.Unlock()
-				if len(rest) == 0 {
+				if n == 0 {
 					return
 				}
-				if _, err := c.nc.Write(rest); err != nil {
+				if err := c.writeOut(); err != nil {
 					return
 				}
 			}

@@ -92,11 +92,17 @@ func (c *conn) handshake() error {
 		return c.closeWithError(aerr)
 	}
 	c.vhost = v
-	c.sendMethod(0, &amqp.ConnectionOpenOk{})
+	c.sendMethod(0, &amqp.ConnectionOpenOk{}) // written by us: the writer starts below
 	c.intro.opened(c, startOk.Mechanism)
 	_ = c.nc.SetReadDeadline(time.Time{})
 	c.lastRead.Store(time.Now().UnixNano())
-	c.log = c.log.With("user", c.user.Name, "vhost", v.Name)
+	c.startWriter()
+	select {
+	case <-c.forced: // shutdown raced with the handshake (see forceClose)
+		return fmt.Errorf("%w: closed by the broker while opening", errHandshake)
+	default:
+	}
+	c.openedAs.Store(&openedAs{user: c.user.Name, vhost: v.Name})
 	c.log.Debug("connection open")
 	return nil
 }
@@ -127,8 +133,7 @@ func expect[M amqp.Method](c *conn, state string) (M, error) {
 			return mm, nil
 		}
 		if _, ok := m.(*amqp.ConnectionClose); ok {
-			c.sendMethod(0, &amqp.ConnectionCloseOk{})
-			c.flush()
+			c.sendCloseOk()
 			return zero, errClientClosed
 		}
 		return zero, c.closeWithError(methodError(amqp.ReplyChannelError, m,
