@@ -39,7 +39,7 @@ func (v *Vhost) deadLetter(q *Queue, cfg *queueConfig, dead []deadLetter) {
 			}
 			q.Stats.DeadLettered.Add(1)
 			_, _ = v.publish(x, m, sc, func(t *Queue) bool {
-				return d.reason == reasonRejected || !isCycle(t.Name, m.deaths)
+				return d.reason == reasonRejected || !isCycle(t.Name, m.ext.deaths)
 			})
 		}
 	}
@@ -95,7 +95,7 @@ func deadLetterMessage(m *Message, reason, queue string, cfg *queueConfig, now t
 		h["x-first-death-exchange"] = m.Exchange
 	}
 	h["x-death"] = updateDeaths(deaths, info, queue, reason)
-	keys := append([]string{m.RoutingKey}, m.extraKeys...)
+	keys := append([]string{m.RoutingKey}, m.extraKeys()...)
 	if cfg.hasDLRK {
 		keys = []string{cfg.dlrk}
 		delete(h, "CC")
@@ -108,9 +108,9 @@ func deadLetterMessage(m *Message, reason, queue string, cfg *queueConfig, now t
 	if err != nil {
 		return nil
 	}
-	out := &Message{Exchange: cfg.dlx, RoutingKey: keys[0], extraKeys: keys[1:], Props: props, Body: m.Body,
-		Persistent: m.Persistent, Priority: m.Priority}
-	out.deaths, _ = h["x-death"].([]any)
+	out := &Message{Exchange: cfg.dlx, RoutingKey: keys[0], Props: props, Body: m.Body,
+		Persistent: m.Persistent, Priority: m.Priority, ext: &messageExt{extraKeys: keys[1:]}}
+	out.ext.deaths, _ = h["x-death"].([]any)
 	return out
 }
 

@@ -231,10 +231,10 @@ func (d *delayed) hold(m *Message) (res PublishResult, held bool, err error) {
 		d.seq++
 		p.seq, p.ref, p.durable = d.seq, ref, true
 		res.LSN = lsn
-		if len(m.extraKeys) > 0 {
+		if len(m.extraKeys()) > 0 {
 			p.msg = m // the stored properties lack BCC: keep the keys while we can
 		}
-	case len(m.extraKeys) > 0:
+	case len(m.extraKeys()) > 0:
 		p.msg = m // CC/BCC keys are not in the stored properties (BCC is removed)
 	default:
 		// Page the body out: held messages are not read until due.

@@ -18,11 +18,41 @@ type Message struct {
 	Body       []byte
 	Persistent bool
 	Priority   uint8
-	HasTTL     bool  // the expiration property gave a per-message TTL
-	TTL        int64 // in milliseconds
 
+	// What few messages have lives behind one pointer, so that the common
+	// message stays in a small allocation size class.
+	ext *messageExt
+}
+
+// messageExt holds a message's rarely used routing and expiry facts.
+type messageExt struct {
+	hasTTL    bool     // the expiration property gave a per-message TTL
+	ttl       int64    // in milliseconds
 	extraKeys []string // CC and BCC routing keys, routed besides RoutingKey
 	deaths    []any    // x-death of a dead-lettered message (cycle detection)
+}
+
+func (m *Message) extra() *messageExt {
+	if m.ext == nil {
+		m.ext = &messageExt{}
+	}
+	return m.ext
+}
+
+// TTL is the per-message TTL in milliseconds, if the message has one.
+func (m *Message) TTL() (ms int64, ok bool) {
+	if m.ext == nil || !m.ext.hasTTL {
+		return 0, false
+	}
+	return m.ext.ttl, true
+}
+
+// extraKeys are the CC and BCC routing keys.
+func (m *Message) extraKeys() []string {
+	if m.ext == nil {
+		return nil
+	}
+	return m.ext.extraKeys
 }
 
 // ApplySummary fills in what the broker needs from a message's properties
@@ -38,7 +68,8 @@ func (m *Message) ApplySummary(sum *amqp.PropsSummary) error {
 		if err != nil {
 			return err
 		}
-		m.HasTTL, m.TTL = true, ttl
+		e := m.extra()
+		e.hasTTL, e.ttl = true, ttl
 	}
 	if len(sum.Headers) > 0 && mayHaveRoutingHeaders(sum.Headers) {
 		return m.applyRoutingHeaders()
@@ -71,7 +102,7 @@ func (m *Message) applyRoutingHeaders() error {
 		}
 		for _, k := range a {
 			if s, ok := k.(string); ok {
-				m.extraKeys = append(m.extraKeys, s)
+				m.extra().extraKeys = append(m.extra().extraKeys, s)
 			}
 		}
 	}

@@ -167,8 +167,8 @@ func (q *Queue) enqueue(m *Message, ref store.Ref) (lsn uint64, st enqueued, err
 // queue's message TTL and the message's expiration (unix ms, 0 = never).
 func (q *Queue) expiryFor(m *Message) int64 {
 	ttl := q.cfg.messageTTL
-	if m.HasTTL && (ttl < 0 || m.TTL < ttl) {
-		ttl = m.TTL
+	if mt, ok := m.TTL(); ok && (ttl < 0 || mt < ttl) {
+		ttl = mt
 	}
 	if ttl < 0 {
 		return 0

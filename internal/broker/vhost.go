@@ -103,7 +103,7 @@ func (v *Vhost) publish(x *Exchange, m *Message, sc *Scratch, keep func(*Queue) 
 	}
 	qs := sc.queues[:0]
 	v.mu.RLock()
-	if x.Name == "" && len(m.extraKeys) == 0 {
+	if x.Name == "" && len(m.extraKeys()) == 0 {
 		if q := v.queues[m.RoutingKey]; q != nil {
 			qs = append(qs, q)
 		}
@@ -182,7 +182,7 @@ func (v *Vhost) routeLocked(x *Exchange, m *Message, qs []*Queue, sc *Scratch) [
 		seen = append(seen, src)
 		if src.Name == "" {
 			// The default exchange: every routing key names a queue.
-			for _, k := range append([]string{m.RoutingKey}, m.extraKeys...) {
+			for _, k := range append([]string{m.RoutingKey}, m.extraKeys()...) {
 				if q := v.queues[k]; q != nil {
 					qs = appendUnique(qs, q)
 				}
@@ -193,7 +193,7 @@ func (v *Vhost) routeLocked(x *Exchange, m *Message, qs []*Queue, sc *Scratch) [
 			headers = m.Headers()
 		}
 		sc.dests = src.matcher.Route(m.RoutingKey, headers, sc.dests[:0])
-		for _, k := range m.extraKeys {
+		for _, k := range m.extraKeys() {
 			sc.dests = src.matcher.Route(k, headers, sc.dests)
 		}
 		if len(sc.dests) == 0 && src.alternate != "" {
