@@ -324,6 +324,14 @@ func contains(xs []string, s string) bool {
 	return false
 }
 
+// ValidatePolicyDefinition checks a policy (or, with operator, an operator
+// policy) definition as a set_policy command would, so that a batch
+// (definitions import) can be validated before any of it is applied.
+func ValidatePolicyDefinition(raw json.RawMessage, operator bool) error {
+	_, err := parsePolicyDefinition(raw, operator)
+	return err
+}
+
 // compilePolicy fills in the parsed parts of a policy.
 func compilePolicy(p *Policy, operator bool) error {
 	re, err := regexp.Compile(p.Pattern)

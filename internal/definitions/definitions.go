@@ -810,6 +810,9 @@ func (p *plan) policy(o object, forced string) (string, error) {
 	if err := json.Unmarshal(o["definition"], &def); err != nil || def == nil {
 		return name, errors.New("definition: want an object")
 	}
+	if err := broker.ValidatePolicyDefinition(o["definition"], false); err != nil {
+		return name, fmt.Errorf("definition: %v", err)
+	}
 	p.add(&broker.Command{Op: broker.OpSetPolicy, Vhost: vhost, Name: name, Pattern: pattern, ApplyTo: applyTo,
 		Priority: int(prio), Value: compact(o["definition"])})
 	return name, nil
