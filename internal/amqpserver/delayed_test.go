@@ -438,3 +438,35 @@ func TestDelayedCCBCC(t *testing.T) {
 		}
 	}
 }
+
+// A delayed exchange reached through an exchange-to-exchange binding holds
+// the message as if it had been published to it, as the plugin's exchange
+// does whatever brought the message there.
+func TestDelayedThroughExchangeBinding(t *testing.T) {
+	t.Parallel()
+	p := node(t)
+	c := newClient(t, p)
+	c.exchange("front", "direct")
+	c.delayedExchange("later", "direct", false)
+	if err := c.ch.ExchangeBind("later", "k", "front", false, nil); err != nil {
+		t.Fatal(err)
+	}
+	c.declare("now.q", nil)
+	c.bind("now.q", "k", "front", nil)
+	c.declare("later.q", nil)
+	c.bind("later.q", "k", "later", nil)
+	start := time.Now()
+	c.publish("front", "k", withDelay("m", int32(150)))
+	c.sync()
+	wantCounts(t, p, "now.q", 1, 0, 0) // the direct binding delivers at once
+	wantCounts(t, p, "later.q", 0, 0, 0)
+	ds := c.consume("later.q", "l", true)
+	d := recv(t, ds)
+	if waited := time.Since(start); waited < 150*time.Millisecond {
+		t.Fatalf("delivered after %v, before its 150 ms delay", waited)
+	}
+	equal(t, "x-delay", d.Headers["x-delay"], any(int32(-150)))
+	// Without a delay it passes straight through.
+	c.publish("front", "k", withDelay("plain", nil))
+	equal(t, "undelayed", string(recv(t, ds).Body), "plain")
+}

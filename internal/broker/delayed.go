@@ -198,6 +198,12 @@ func truncDelay(f float64) (int64, bool) {
 
 // hold takes m if it is to be delayed. held false: route it now. A held
 // message routes nowhere yet (Routed 0); LSN covers its store records.
+// heldByDelay reports whether a delayed exchange would hold m.
+func heldByDelay(m *Message) bool {
+	delay, ok := delayOf(m.Headers())
+	return ok && delay > 0 && delay <= maxDelay
+}
+
 func (d *delayed) hold(m *Message) (res PublishResult, held bool, err error) {
 	delay, ok := delayOf(m.Headers())
 	if !ok || delay <= 0 || delay > maxDelay {
@@ -206,7 +212,8 @@ func (d *delayed) hold(m *Message) (res PublishResult, held bool, err error) {
 	x := d.x
 	b := x.Vhost.broker
 	x.Stats.PublishIn.Add(1)
-	p := pending{due: nowMs() + delay}
+	// Due at a whole millisecond no earlier than now plus the delay.
+	p := pending{due: (time.Now().UnixNano()+int64(time.Millisecond)-1)/int64(time.Millisecond) + delay}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.closed {

@@ -85,6 +85,7 @@ type Scratch struct {
 	dests   []Dest
 	pending []*Exchange
 	seen    []*Exchange
+	held    []*Exchange // delayed exchanges reached through bindings that hold the message
 }
 
 // Publish routes m from exchange x and enqueues it on every matching
@@ -149,6 +150,15 @@ func (v *Vhost) publish(x *Exchange, m *Message, sc *Scratch, keep func(*Queue) 
 		}
 		qs[i] = nil
 	}
+	for i, hx := range sc.held {
+		r, _, err := hx.delayed.hold(m)
+		if err != nil || r.Refused {
+			res.Refused = true
+		}
+		res.LSN = max(res.LSN, r.LSN)
+		sc.held[i] = nil
+	}
+	sc.held = sc.held[:0]
 	if res.Routed > 0 {
 		x.Stats.PublishOut.Add(1)
 	}
@@ -180,6 +190,12 @@ func (v *Vhost) routeLocked(x *Exchange, m *Message, qs []*Queue, sc *Scratch) [
 			continue
 		}
 		seen = append(seen, src)
+		if src != x && src.delayed != nil && heldByDelay(m) {
+			// A delayed exchange reached through a binding holds the
+			// message too; publish hands it over after routing.
+			sc.held = append(sc.held, src)
+			continue
+		}
 		if src.Name == "" {
 			// The default exchange: every routing key names a queue.
 			for _, k := range append([]string{m.RoutingKey}, m.extraKeys()...) {
