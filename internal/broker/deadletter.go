@@ -167,7 +167,7 @@ func cloneTable(t amqp.Table) amqp.Table {
 
 // withDeliveryCount returns m with the x-delivery-count header a quorum
 // queue adds to a message it delivers again.
-func withDeliveryCount(m *Message, n uint32) *Message {
+func withDeliveryCount(m *Message, n uint16) *Message {
 	var p amqp.Properties
 	if _, err := p.Decode(m.Props); err != nil {
 		return m

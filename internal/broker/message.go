@@ -120,19 +120,29 @@ func (m *Message) applyRoutingHeaders() error {
 // Size is the body size, which RabbitMQ counts for message_bytes.
 func (m *Message) Size() int { return len(m.Body) }
 
-// entry is a message's place in one queue.
+// entry is a message's place in one queue: 40 bytes, the memory a queued
+// message costs once its body is paged out.
 type entry struct {
-	msg         *Message  // nil while the body is paged out to the store
-	seq         uint64    // enqueue order, so requeued messages return to their place
-	ref         store.Ref // where the body is stored (durable or paged)
-	size        uint32    // body size
-	expires     int64     // unix ms when it expires; 0 = never
-	deliveries  uint32    // times returned to the queue (x-delivery-count)
-	prio        uint8     // priority lane (priority queues)
-	redelivered bool
-	durable     bool // the store holds a durable enqueue record for it
-	hold        bool // ref is a transient paging copy to release when done
+	msg        *Message  // nil while the body is paged out to the store
+	seq        uint64    // enqueue order, so requeued messages return to their place
+	ref        store.Ref // where the body is stored (durable or paged)
+	expires    int64     // unix ms when it expires; 0 = never
+	size       uint32    // body size
+	deliveries uint16    // times returned to the queue (x-delivery-count), saturating
+	prio       uint8     // priority lane (priority queues)
+	flags      entryFlags
 }
+
+type entryFlags uint8
+
+const (
+	redelivered entryFlags = 1 << iota // delivered before (the redelivered flag)
+	durable                            // the store holds a durable enqueue record for it
+	hold                               // ref is a transient paging copy to release when done
+)
+
+func (e *entry) is(f entryFlags) bool { return e.flags&f != 0 }
+func (e *entry) set(f entryFlags)     { e.flags |= f }
 
 // Headers decodes the message's headers table; never nil, so callers can
 // tell "decoded, empty" from "not decoded yet".

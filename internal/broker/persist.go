@@ -16,7 +16,7 @@ type MessageStore interface {
 
 // Memory budgets for message bodies held in memory by ready messages.
 // Beyond them, bodies stay on disk (RabbitMQ's lazy mode, by default) and
-// only a 48-byte entry per message remains in memory.
+// only a 40-byte entry per message remains in memory.
 const (
 	DefaultQueueMemory = 8 << 20
 	DefaultTotalMemory = 128 << 20
@@ -62,12 +62,13 @@ func (q *Queue) overBudgetLocked(size int64) bool {
 // already on disk; a transient one is written there (not synced, never
 // recovered) and released once the queue is done with it.
 func (q *Queue) pageOutLocked(e *entry) {
-	if !e.durable {
+	if !e.is(durable) {
 		ref, _, err := q.store.WriteMessage(toStore(e.msg), false)
 		if err != nil {
 			return // cannot page: keep it in memory
 		}
-		e.ref, e.hold = ref, true
+		e.ref = ref
+		e.set(hold)
 	}
 	e.msg = nil
 }
@@ -86,14 +87,14 @@ func (q *Queue) loadLocked(e *entry) bool {
 		q.forgetLocked(e)
 		return false
 	}
-	e.msg = fromStore(sm, e.durable)
+	e.msg = fromStore(sm, e.is(durable))
 	q.memAdd(int64(e.size))
 	return true
 }
 
 // deliveredLocked notes a first delivery, so a restart marks it redelivered.
 func (q *Queue) deliveredLocked(e *entry) {
-	if e.durable && !e.redelivered {
+	if e.is(durable) && !e.is(redelivered) {
 		q.store.Delivered(q.key, e.seq)
 	}
 }
@@ -101,10 +102,10 @@ func (q *Queue) deliveredLocked(e *entry) {
 // forgetLocked drops the store's records of an entry that left the queue
 // for good (acked, dropped, purged).
 func (q *Queue) forgetLocked(e *entry) {
-	if e.durable && !q.deleted {
+	if e.is(durable) && !q.deleted {
 		q.store.Ack(q.key, e.seq)
 	}
-	if e.hold {
+	if e.is(hold) {
 		q.store.Release(e.ref)
 	}
 }
@@ -114,8 +115,11 @@ func (q *Queue) restore(es []store.Entry, nextSeq uint64) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	for _, se := range es {
-		q.ready.Push(entry{seq: se.Seq, ref: se.Ref, size: se.Size, durable: true, redelivered: se.Redelivered,
-			expires: se.Expires, prio: se.Priority})
+		e := entry{seq: se.Seq, ref: se.Ref, size: se.Size, expires: se.Expires, prio: se.Priority, flags: durable}
+		if se.Redelivered {
+			e.set(redelivered)
+		}
+		q.ready.Push(e)
 		q.readyBytes += int(se.Size)
 	}
 	if nextSeq > 0 {

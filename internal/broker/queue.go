@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"math"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -149,7 +150,8 @@ func (q *Queue) enqueue(m *Message, ref store.Ref) (lsn uint64, st enqueued, err
 			q.nextSeq--
 			return 0, enqGone, err
 		}
-		e.ref, e.durable = ref, true
+		e.ref = ref
+		e.set(durable)
 	}
 	q.Stats.Published.Add(1)
 	if q.ready.Len() == 0 && len(q.consumers) > 0 && q.deliverOne(&e) {
@@ -271,7 +273,7 @@ func (q *Queue) deliverByPriority(e *entry, m *Message) bool {
 // delivered does the queue's bookkeeping for a delivery of e to c.
 func (q *Queue) delivered(c *Consumer, e *entry) {
 	q.Stats.Delivered.Add(1)
-	if e.redelivered {
+	if e.is(redelivered) {
 		q.Stats.Redelivered.Add(1)
 	}
 	if c.NoAck {
@@ -388,7 +390,7 @@ func (q *Queue) readBody(e *entry) *Message {
 		q.forgetLocked(e)
 		return nil
 	}
-	return fromStore(sm, e.durable)
+	return fromStore(sm, e.is(durable))
 }
 
 // popReadyLocked removes the head of the ready list, whose body (if any)
@@ -441,7 +443,7 @@ func (q *Queue) Get(s *Session, noAck bool) (Delivery, bool) {
 			}
 		}
 		q.dropExpiredLocked() // as rabbit_amqqueue_process:fetch
-		return Delivery{DeliveryTag: tag, Redelivered: e.redelivered, Msg: m, MessageCount: q.ready.Len()}, true
+		return Delivery{DeliveryTag: tag, Redelivered: e.is(redelivered), Msg: m, MessageCount: q.ready.Len()}, true
 	}
 	return Delivery{}, false
 }
@@ -492,8 +494,10 @@ func (q *Queue) requeue(us []unackedEntry) {
 	es := make([]entry, 0, len(us))
 	for _, u := range us {
 		e := u.e
-		e.redelivered = true
-		e.deliveries++
+		e.set(redelivered)
+		if e.deliveries < math.MaxUint16 {
+			e.deliveries++
+		}
 		if lim := q.cfg.deliveryLimit; lim >= 0 && int64(e.deliveries) > lim {
 			q.discardLocked(e, reasonDeliveryLimit)
 			continue

@@ -151,7 +151,7 @@ func (s *Session) tryDeliver(c *Consumer, q *Queue, e entry, m *Message) bool {
 		}
 	}
 	s.nextTag++
-	d := Delivery{ConsumerTag: c.Tag, DeliveryTag: s.nextTag, Redelivered: e.redelivered, Msg: m}
+	d := Delivery{ConsumerTag: c.Tag, DeliveryTag: s.nextTag, Redelivered: e.is(redelivered), Msg: m}
 	if !c.NoAck {
 		s.unacked.PushBack(unackedEntry{tag: s.nextTag, q: q, e: e, c: c})
 		s.live++
