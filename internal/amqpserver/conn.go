@@ -170,10 +170,7 @@ func (c *conn) startWriter() {
 
 // finish releases everything the connection held.
 func (c *conn) finish(err error) {
-	for id, ch := range c.channels {
-		ch.release()
-		delete(c.channels, id)
-	}
+	c.releaseChannels()
 	if c.vhost != nil {
 		c.vhost.CloseOwner(c.id)
 	}
@@ -194,6 +191,14 @@ func (c *conn) finish(err error) {
 		c.log.Debug("connection closed")
 	default:
 		c.log.Info("connection closed", "reason", err)
+	}
+}
+
+// releaseChannels ends every channel of the connection.
+func (c *conn) releaseChannels() {
+	for id, ch := range c.channels {
+		ch.release()
+		delete(c.channels, id)
 	}
 }
 
@@ -311,6 +316,9 @@ func (c *conn) handleWhileClosing(f amqp.Frame) error {
 	case *amqp.ConnectionCloseOk:
 		return errClientClosed
 	case *amqp.ConnectionClose:
+		// As rabbit_reader: the channels end (deliveries requeued, direct
+		// reply-to consumers gone) before close-ok tells the client so.
+		c.releaseChannels()
 		c.sendCloseOk()
 		return errClientClosed
 	}
@@ -409,6 +417,9 @@ func (c *conn) handleConnMethod(payload []byte) error {
 	}
 	switch m := m.(type) {
 	case *amqp.ConnectionClose:
+		// As rabbit_reader: the channels end (deliveries requeued, direct
+		// reply-to consumers gone) before close-ok tells the client so.
+		c.releaseChannels()
 		c.sendCloseOk()
 		return errClientClosed
 	case *amqp.ConnectionCloseOk:
