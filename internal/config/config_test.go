@@ -31,6 +31,7 @@ func TestDefaults(t *testing.T) {
 		"ChannelMax":       uint16(2047),
 		"MaxMessageSize":   134217728,
 		"HandshakeTimeout": 10 * time.Second,
+		"ConsumerTimeout":  30 * time.Minute,
 		"LogLevel":         "info",
 		"RAM":              false,
 	}
@@ -177,6 +178,7 @@ frame_max = 65536
 channel_max = 100
 max_message_size = 1048576
 handshake_timeout = 5000
+consumer_timeout = 2000
 log.console.level = debug`,
 			check: func(t *testing.T, c *Config) {
 				eq(t, c.DefaultUser, "admin")
@@ -187,6 +189,7 @@ log.console.level = debug`,
 				eq(t, c.ChannelMax, uint16(100))
 				eq(t, c.MaxMessageSize, 1048576)
 				eq(t, c.HandshakeTimeout, 5*time.Second)
+				eq(t, c.ConsumerTimeout, 2*time.Second)
 				eq(t, c.LogLevel, "debug")
 			},
 		},
