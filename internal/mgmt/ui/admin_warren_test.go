@@ -1,7 +1,8 @@
 package ui_test
 
 // The admin pages against a real Warren node: vhost selector, policies,
-// limits, definitions export and import, connection close from its page.
+// operator policies, limits, definitions export and import, connection
+// close from its page.
 
 import (
 	"os"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	amqp "github.com/rabbitmq/amqp091-go"
 	"github.com/warrenmq/warren/internal/warrentest"
 )
 
@@ -37,6 +39,94 @@ func TestUIAdminWithWarren(t *testing.T) {
 	b.click("#policies-list tr[data-key] td.actions button")
 	if got := eval[string](b, `document.querySelector('#policy-name').value + ' ' + document.querySelector('#policy-form .arg-key').value`); got != "ui-ttl max-length" {
 		t.Errorf("edit filled the form with %q", got)
+	}
+
+	// Operator policies: an administrator caps a queue holding 5 messages
+	// at 2; a definition the API refuses shows its reason in the form.
+	opConn, err := amqpDial(n.AMQPURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch, err := opConn.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ch.QueueDeclare("ui.op.q", true, false, false, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := ch.Confirm(false); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 5; i++ {
+		dc, err := ch.PublishWithDeferredConfirm("", "ui.op.q", false, false, amqp.Publishing{Body: []byte("m")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !dc.Wait() {
+			t.Fatal("publish nacked")
+		}
+	}
+	opConn.Close()
+	b.goTo("#/queues/%2F/ui.op.q", "queues-detail")
+	b.waitJS("5 messages ready", `document.querySelector('[data-stat=ready] .stat-value').textContent === '5'`, 15*time.Second)
+	if got := b.text("#queue-details"); !strings.Contains(got, "Operator policy") {
+		t.Errorf("queue details without an operator policy row:\n%s", got)
+	}
+
+	b.goTo("#/policies", "policies")
+	b.waitJS("operator policies section", `document.querySelector('#operator-policies-list tbody tr') !== null`, 15*time.Second)
+	b.setField("#op-policy-name", "ui-cap")
+	b.setField("#op-policy-pattern", `^ui\.op\.`)
+	if got := eval[string](b, `[...document.querySelectorAll('#op-policy-form .chip')].map(c => c.textContent).join(',')`); got != "expires,message-ttl,max-length,max-length-bytes,max-in-memory-length,max-in-memory-bytes,delivery-limit" {
+		t.Errorf("operator policy keys offered: %q", got)
+	}
+	b.do("add max-length", chromedpEval(`[...document.querySelectorAll('#op-policy-form .chip')].find(c => c.textContent === 'max-length').click()`))
+	// A key operator policies may not set is refused before it is sent.
+	b.setField("#op-policy-form .args-row .arg-key", "dead-letter-exchange")
+	b.setField("#op-policy-form .args-row .arg-value", "2")
+	b.click("#op-policy-form button[type=submit]")
+	b.waitJS("key refused", `!document.querySelector('#op-policy-form .form-error').hidden`, 10*time.Second)
+	if got := b.text("#op-policy-form .form-error"); !strings.Contains(got, "cannot set dead-letter-exchange") {
+		t.Errorf("form error for a key = %q", got)
+	}
+	// A value the API refuses: its reason is shown.
+	b.setField("#op-policy-form .args-row .arg-key", "max-length")
+	b.setField("#op-policy-form .args-row .arg-value", "-1")
+	b.click("#op-policy-form button[type=submit]")
+	b.waitJS("API error shown", `document.querySelector('#op-policy-form .form-error').innerText.includes('max-length')
+		&& !document.querySelector('#op-policy-form .form-error').innerText.includes('dead-letter-exchange')`, 10*time.Second)
+	if got := b.text("#op-policy-form .form-error"); !strings.Contains(got, "-1 is not a valid value for max-length") {
+		t.Errorf("form error from the API = %q", got)
+	}
+	b.screenshot("warren-admin-operator-policy-error")
+	b.setField("#op-policy-form .args-row .arg-value", "2")
+	b.click("#op-policy-form button[type=submit]")
+	b.waitJS("operator policy listed", `document.querySelector('#operator-policies-list').innerText.includes('ui-cap') && document.querySelector('#operator-policies-list').innerText.includes('max-length: 2')`, 15*time.Second)
+	if !eval[bool](b, `document.querySelector('#op-policy-form .form-error').hidden`) {
+		t.Errorf("form error after saving: %q", b.text("#op-policy-form .form-error"))
+	}
+	b.screenshot("warren-admin-operator-policies")
+
+	b.goTo("#/queues/%2F/ui.op.q", "queues-detail")
+	b.waitJS("trimmed to 2", `document.querySelector('[data-stat=ready] .stat-value').textContent === '2' && document.querySelector('#queue-details').innerText.includes('ui-cap')`, 15*time.Second)
+	if got := eval[string](b, `[...document.querySelectorAll('#queue-details dt')].find(dt => dt.textContent === 'Operator policy').nextElementSibling.textContent`); got != "ui-cap" {
+		t.Errorf("operator policy shown = %q", got)
+	}
+	if got := b.text("#queue-details"); !strings.Contains(got, "max-length: 2") {
+		t.Errorf("queue details without the effective max-length:\n%s", got)
+	}
+	b.screenshot("warren-queue-operator-policy")
+
+	b.goTo("#/policies", "policies")
+	b.waitJS("operator policy row", `document.querySelector('#operator-policies-list tr[data-key="/|ui-cap"]') !== null`, 15*time.Second)
+	// The "saved" toast sits over the row's buttons until it fades.
+	b.waitJS("toast gone", `document.querySelector('.toasts .toast') === null`, 10*time.Second)
+	b.click(`#operator-policies-list tr[data-key="/|ui-cap"] button.danger`)
+	b.waitJS("delete dialog", `document.querySelector('dialog[open]') !== null`, 5*time.Second)
+	b.click("#dialog-ok")
+	b.waitJS("operator policy gone", `!document.querySelector('#operator-policies-list').innerText.includes('ui-cap')`, 15*time.Second)
+	if code, body := apiAs(t, base, "GET", "/api/operator-policies", "guest", "guest", nil); code != 200 || strings.Contains(string(body), "ui-cap") {
+		t.Errorf("after deleting: GET /api/operator-policies = %d %s", code, body)
 	}
 
 	// Limits: a vhost limit.
@@ -101,5 +191,21 @@ func TestUIAdminWithWarren(t *testing.T) {
 		t.Errorf("connection was not closed")
 	}
 	b.waitJS("back on the list", `location.hash === '#/connections'`, 10*time.Second)
+
+	// A policymaker manages policies but not operator policies: no section.
+	if code, body := apiAs(t, base, "PUT", "/api/users/ui-pm", "guest", "guest", map[string]any{"password": "pm-secret", "tags": "policymaker"}); code/100 != 2 {
+		t.Fatalf("create policymaker: %d %s", code, body)
+	}
+	if code, body := apiAs(t, base, "PUT", "/api/permissions/%2F/ui-pm", "guest", "guest", map[string]any{"configure": ".*", "write": ".*", "read": ".*"}); code/100 != 2 {
+		t.Fatalf("grant policymaker: %d %s", code, body)
+	}
+	b.click("#logout")
+	b.loginOK("ui-pm", "pm-secret")
+	b.goTo("#/policies", "policies")
+	b.waitJS("policies for a policymaker", `document.querySelector('#policies-list tbody tr[data-key]') !== null`, 15*time.Second)
+	if eval[bool](b, `document.querySelector('#operator-policies') !== null || document.querySelector('#op-policy-form') !== null`) {
+		t.Errorf("a policymaker sees the operator policies section")
+	}
+	b.screenshot("warren-policymaker-policies")
 	b.checkProblems()
 }

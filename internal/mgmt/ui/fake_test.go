@@ -64,6 +64,7 @@ type fakeAPI struct {
 	exchanges   map[[2]string]map[string]any
 	bindings    []fakeBinding
 	policies    map[[2]string]map[string]any
+	opPolicies  map[[2]string]map[string]any // operator policies
 	vhostLimits map[string]map[string]any
 	published   int
 }
@@ -77,6 +78,7 @@ func newFakeAPI() *fakeAPI {
 		queues:      map[[2]string]*fakeQueue{},
 		exchanges:   map[[2]string]map[string]any{},
 		policies:    map[[2]string]map[string]any{},
+		opPolicies:  map[[2]string]map[string]any{},
 		vhostLimits: map[string]map[string]any{"staging": {"max-connections": 100}},
 	}
 	f.users["guest"] = &fakeUser{"guest", "guest", []string{"administrator"}}
@@ -101,6 +103,7 @@ func newFakeAPI() *fakeAPI {
 	f.addQueue("/", "dead.letters", true, map[string]any{"x-queue-type": "quorum", "x-max-length": 10000.0})
 	f.addQueue("staging", "test.queue", false, map[string]any{})
 	f.policies[[2]string{"/", "ttl"}] = map[string]any{"vhost": "/", "name": "ttl", "pattern": "^orders\\.", "apply-to": "queues", "definition": map[string]any{"message-ttl": 3600000.0, "max-length": 50000.0}, "priority": 0}
+	f.opPolicies[[2]string{"/", "cap"}] = map[string]any{"vhost": "/", "name": "cap", "pattern": ".*", "apply-to": "queues", "definition": map[string]any{"max-length": 100000.0}, "priority": 0}
 	return f
 }
 
@@ -348,22 +351,26 @@ func (f *fakeAPI) serveAPI(w http.ResponseWriter, r *http.Request) {
 			delete(f.perms, k)
 			w.WriteHeader(204)
 		}
-	case seg[0] == "policies":
+	case seg[0] == "policies" || seg[0] == "operator-policies":
+		table := f.policies
+		if seg[0] == "operator-policies" {
+			table = f.opPolicies
+		}
 		switch {
 		case m == "GET":
 			var out []any
-			for _, k := range sortedKeys2(f.policies) {
+			for _, k := range sortedKeys2(table) {
 				if len(seg) < 2 || k[0] == seg[1] {
-					out = append(out, f.policies[k])
+					out = append(out, table[k])
 				}
 			}
 			writeJSON(w, 200, out)
 		case m == "PUT" && len(seg) == 3:
 			body["vhost"], body["name"] = seg[1], seg[2]
-			f.policies[[2]string{seg[1], seg[2]}] = body
+			table[[2]string{seg[1], seg[2]}] = body
 			w.WriteHeader(201)
 		case m == "DELETE" && len(seg) == 3:
-			delete(f.policies, [2]string{seg[1], seg[2]})
+			delete(table, [2]string{seg[1], seg[2]})
 			w.WriteHeader(204)
 		}
 	case seg[0] == "vhost-limits":
@@ -556,7 +563,7 @@ func (f *fakeAPI) queueJSON(q *fakeQueue) map[string]any {
 	}
 	j := map[string]any{
 		"name": q.Name, "vhost": q.Vhost, "durable": q.Durable, "auto_delete": q.AutoDelete, "exclusive": false, "arguments": q.Args,
-		"type": typ, "state": "running", "node": "warren@fake", "consumers": q.Consumers, "policy": nil,
+		"type": typ, "state": "running", "node": "warren@fake", "consumers": q.Consumers, "policy": nil, "operator_policy": "cap",
 		"messages_ready": n, "messages_unacknowledged": q.Unacked, "messages": n + q.Unacked, "message_bytes": bytes, "memory": 14000 + 120*n,
 		"message_stats": map[string]any{
 			"publish": 1000, "publish_details": map[string]any{"rate": float64(n%13) * 1.5},
@@ -568,6 +575,8 @@ func (f *fakeAPI) queueJSON(q *fakeQueue) map[string]any {
 	if strings.HasPrefix(q.Name, "orders.") {
 		j["policy"] = "ttl"
 		j["effective_policy_definition"] = map[string]any{"message-ttl": 3600000, "max-length": 50000}
+	} else {
+		j["effective_policy_definition"] = map[string]any{"max-length": 100000} // operator policy "cap"
 	}
 	if q.Consumers > 0 {
 		var cd []any

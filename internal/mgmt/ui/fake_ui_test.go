@@ -75,7 +75,7 @@ func TestUIPagesWithFakeAPI(t *testing.T) {
 		{"#/users/guest", "user", `document.querySelector('#user-permissions tbody tr[data-key]') !== null`},
 		{"#/vhosts", "vhosts", `document.querySelectorAll('#vhosts-list tbody tr').length >= 2`},
 		{"#/permissions", "permissions", `document.querySelectorAll('#permissions-list tbody tr').length >= 2`},
-		{"#/policies", "policies", `document.querySelectorAll('#policies-list tbody tr[data-key]').length >= 1`},
+		{"#/policies", "policies", `document.querySelectorAll('#policies-list tbody tr[data-key]').length >= 1 && document.querySelector('#operator-policies-list').innerText.includes('max-length: 100000')`},
 		{"#/limits", "limits", `document.querySelector('#vhost-limits tbody tr[data-key]') !== null`},
 		{"#/definitions", "definitions", `document.querySelector('#export-form') !== null`},
 	} {

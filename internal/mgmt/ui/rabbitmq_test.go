@@ -75,7 +75,7 @@ func TestUIWithRabbitMQ(t *testing.T) {
 		{"#/users/guest", "user", `document.querySelector('#user-permissions tbody tr[data-key]') !== null`},
 		{"#/vhosts", "vhosts", `document.querySelector('#vhosts-list tbody tr[data-key]') !== null`},
 		{"#/permissions", "permissions", `document.querySelector('#permissions-list tbody tr[data-key]') !== null`},
-		{"#/policies", "policies", `document.querySelector('#policies-list tbody tr') !== null`},
+		{"#/policies", "policies", `document.querySelector('#policies-list tbody tr') !== null && document.querySelector('#operator-policies-list tbody tr') !== null`},
 		{"#/limits", "limits", `document.querySelector('#vhost-limits tbody tr') !== null`},
 		{"#/definitions", "definitions", `document.querySelector('#export-form') !== null`},
 	} {
@@ -83,6 +83,18 @@ func TestUIWithRabbitMQ(t *testing.T) {
 		b.waitJS(p.page, p.ready, 15*time.Second)
 		b.screenshot("rabbitmq-" + strings.TrimSuffix(p.page, "-list"))
 	}
+	// An operator policy through RabbitMQ's own /api/operator-policies.
+	b.goTo("#/policies", "policies")
+	b.setField("#op-policy-name", "rmq-cap")
+	b.setField("#op-policy-pattern", `^rmq\.ui$`)
+	b.do("add max-length", chromedpEval(`[...document.querySelectorAll('#op-policy-form .chip')].find(c => c.textContent === 'max-length').click()`))
+	b.setField("#op-policy-form .args-row .arg-value", "2")
+	b.click("#op-policy-form button[type=submit]")
+	b.waitJS("operator policy listed", `document.querySelector('#operator-policies-list').innerText.includes('rmq-cap')`, 15*time.Second)
+	b.goTo("#/queues/%2F/rmq.ui", "queues-detail")
+	b.waitJS("operator policy on the queue", `document.querySelector('#queue-details').innerText.includes('rmq-cap')`, 30*time.Second)
+	b.screenshot("rabbitmq-queue-operator-policy")
+
 	b.goTo("#/connections", "connections-list")
 	b.waitJS("connection", `document.querySelector('#connections-list tbody tr[data-key] a') !== null`, 15*time.Second)
 	b.click("#connections-list tbody tr[data-key] a")

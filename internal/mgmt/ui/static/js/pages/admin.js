@@ -5,7 +5,7 @@ import * as api from '../api.js';
 import {h, fill, icon} from '../dom.js';
 import * as fmt from '../fmt.js';
 import {pageHeader, section, Table, form, field, input, select, argsEditor, badge, toast, kv, link, confirmDialog, errorText, empty} from '../ui.js';
-import {href, go, state, loadVhosts, ADMIN_TABS} from '../app.js';
+import {href, go, state, loadVhosts, isAdmin, ADMIN_TABS} from '../app.js';
 import {vhostSelect} from './common.js';
 
 const TAGS = ['administrator', 'monitoring', 'policymaker', 'management', 'impersonator'];
@@ -286,7 +286,9 @@ export async function policies(ctx, root) {
   const vh = vhostSelect();
   const name = input('name', {placeholder: 'policy name', id: 'policy-name'});
   const pattern = input('pattern', {placeholder: 'regular expression, e.g. ^orders\\.', id: 'policy-pattern'});
-  const applyTo = select('apply-to', [['queues', 'Queues'], ['exchanges', 'Exchanges'], ['all', 'Exchanges and queues'], ['classic_queues', 'Classic queues'], ['quorum_queues', 'Quorum queues'], ['streams', 'Streams']], 'queues');
+  // RabbitMQ 3.10's apply-to values (classic_queues, quorum_queues and
+  // streams came with 3.12).
+  const applyTo = select('apply-to', [['queues', 'Queues'], ['exchanges', 'Exchanges'], ['all', 'Exchanges and queues']], 'queues');
   const priority = input('priority', {type: 'number', value: '0'});
   const def = argsEditor({quick: POLICY_KEYS, keyPlaceholder: 'key'});
   const f = form({submit: 'Add / update policy', id: 'policy-form', onSubmit: async () => {
@@ -332,6 +334,76 @@ export async function policies(ctx, root) {
     section('Add or update a policy', f, {id: 'policy-card'}));
   const task = ctx.every(async () => {
     const path = ctx.vhost ? `api/policies/${api.enc(ctx.vhost)}` : 'api/policies';
+    table.update(await api.get(path, null, {signal: ctx.signal}) || []);
+  });
+  // Operator policies are set by administrators only, so the section is
+  // not drawn for anyone else (the API would refuse them anyway).
+  if (isAdmin()) operatorPolicies(ctx, root);
+}
+
+// The keys an operator policy may set (rabbit_policies'
+// operator_policy_validator); all are non-negative integers.
+const OPERATOR_POLICY_KEYS = ['expires', 'message-ttl', 'max-length', 'max-length-bytes', 'max-in-memory-length', 'max-in-memory-bytes', 'delivery-limit'];
+
+// operatorPolicies adds RabbitMQ's "Operator policies": caps that apply on
+// top of the user policy of a queue, the lower value winning.
+function operatorPolicies(ctx, root) {
+  const vh = vhostSelect();
+  const name = input('name', {placeholder: 'operator policy name', id: 'op-policy-name'});
+  const pattern = input('pattern', {placeholder: 'regular expression, e.g. ^orders\\.', id: 'op-policy-pattern'});
+  // Operator policies only hold queue limits: RabbitMQ offers queues only.
+  const applyTo = select('apply-to', [['queues', 'Queues']], 'queues');
+  const priority = input('priority', {type: 'number', value: '0'});
+  const def = argsEditor({quick: OPERATOR_POLICY_KEYS.map(k => [k, 'number']), keyPlaceholder: 'key', defaultType: 'number'});
+  const f = form({submit: 'Add / update operator policy', id: 'op-policy-form', onSubmit: async () => {
+    const n = name.value.trim();
+    if (!n) throw new Error('The operator policy needs a name.');
+    const definition = def.value();
+    if (!Object.keys(definition).length) throw new Error('Add at least one definition key.');
+    const other = Object.keys(definition).filter(k => !OPERATOR_POLICY_KEYS.includes(k));
+    if (other.length) throw new Error(`An operator policy cannot set ${other.join(', ')}; it may set ${OPERATOR_POLICY_KEYS.join(', ')}.`);
+    await api.put(`api/operator-policies/${api.enc(vh.value)}/${api.enc(n)}`, {pattern: pattern.value, definition, priority: Number(priority.value) || 0, 'apply-to': applyTo.value});
+    toast(`Operator policy ${n} saved`);
+    name.value = ''; pattern.value = ''; def.reset();
+    task.run();
+  }},
+  h('div', {class: 'form-row'}, field('Virtual host', vh), field('Name', name), field('Pattern', pattern), field('Apply to', applyTo), field('Priority', priority)),
+  field('Definition', def, 'Limits only: ' + OPERATOR_POLICY_KEYS.join(', ') + '. Where a policy sets the same key, the lower value applies.'));
+  const edit = p => {
+    const to = p['apply-to'] || 'queues';
+    // Keep a value set through the API selectable when editing.
+    if (![...applyTo.options].some(o => o.value === to)) applyTo.append(h('option', {value: to}, to));
+    vh.value = p.vhost; name.value = p.name; pattern.value = p.pattern; applyTo.value = to; priority.value = String(p.priority ?? 0);
+    def.set(p.definition);
+    f.scrollIntoView({behavior: 'smooth', block: 'center'});
+    name.focus();
+  };
+  const table = new Table({
+    rowKey: p => p.vhost + '|' + p.name, sortKey: 'name',
+    columns: [
+      {key: 'vhost', label: 'Virtual host', sort: true},
+      {key: 'name', label: 'Name', sort: true, cls: 'name'},
+      {key: 'pattern', label: 'Pattern', render: p => h('code', {}, p.pattern)},
+      {key: 'apply-to', label: 'Apply to'},
+      {key: 'definition', label: 'Definition', render: p => h('span', {class: 'features'}, Object.entries(p.definition || {}).map(([k, v]) => badge(`${k}: ${fmt.value(v)}`, 'arg')))},
+      {key: 'priority', label: 'Priority', num: true, sort: true},
+      {key: 'actions', label: '', cls: 'actions', render: p => h('span', {class: 'page-actions'},
+        h('button', {type: 'button', class: 'btn small', onclick: () => edit(p)}, 'Edit'),
+        delButton('Delete', 'Delete operator policy?', `${p.name} on ${p.vhost}`, async () => {
+          await api.del(`api/operator-policies/${api.enc(p.vhost)}/${api.enc(p.name)}`);
+          toast(`Operator policy ${p.name} deleted`);
+          task.run();
+        }))},
+    ],
+    empty: 'No operator policies.',
+  });
+  root.append(
+    section('Operator policies', h('div', {},
+      h('p', {class: 'field-hint'}, 'Limits set by the operator that queues cannot exceed, whatever their own policy says.'),
+      h('div', {id: 'operator-policies-list'}, table.el),
+      h('h3', {class: 'sub-h'}, 'Add or update an operator policy'), f), {id: 'operator-policies'}));
+  const task = ctx.every(async () => {
+    const path = ctx.vhost ? `api/operator-policies/${api.enc(ctx.vhost)}` : 'api/operator-policies';
     table.update(await api.get(path, null, {signal: ctx.signal}) || []);
   });
 }

@@ -167,6 +167,8 @@ export async function detail(ctx, root) {
       ['Exclusive', q.exclusive ? 'yes' + (q.owner_pid_details?.name ? ` (${q.owner_pid_details.name})` : '') : 'no'],
       ['Arguments', argsText(Object.fromEntries(Object.entries(q.arguments || {}))) || '–'],
       ['Policy', q.policy || '–'],
+      // Older APIs have no operator policies: leave the row out there.
+      'operator_policy' in q ? ['Operator policy', q.operator_policy || '–'] : null,
       q.effective_policy_definition && Object.keys(q.effective_policy_definition).length ? ['Effective policy', argsText(q.effective_policy_definition)] : null,
       ['Node', q.node],
       typeof q.memory === 'number' ? ['Memory', fmt.bytes(q.memory)] : null,
