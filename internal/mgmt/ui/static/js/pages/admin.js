@@ -309,33 +309,12 @@ export async function policies(ctx, root) {
     f.scrollIntoView({behavior: 'smooth', block: 'center'});
     name.focus();
   };
-  const table = new Table({
-    rowKey: p => p.vhost + '|' + p.name, sortKey: 'name',
-    columns: [
-      {key: 'vhost', label: 'Virtual host', sort: true},
-      {key: 'name', label: 'Name', sort: true, cls: 'name'},
-      {key: 'pattern', label: 'Pattern', render: p => h('code', {}, p.pattern)},
-      {key: 'apply-to', label: 'Apply to'},
-      {key: 'definition', label: 'Definition', render: p => h('span', {class: 'features'}, Object.entries(p.definition || {}).map(([k, v]) => badge(`${k}: ${fmt.value(v)}`, 'arg')))},
-      {key: 'priority', label: 'Priority', num: true, sort: true},
-      {key: 'actions', label: '', cls: 'actions', render: p => h('span', {class: 'page-actions'},
-        h('button', {type: 'button', class: 'btn small', onclick: () => edit(p)}, 'Edit'),
-        delButton('Delete', 'Delete policy?', `${p.name} on ${p.vhost}`, async () => {
-          await api.del(`api/policies/${api.enc(p.vhost)}/${api.enc(p.name)}`);
-          toast(`Policy ${p.name} deleted`);
-          task.run();
-        }))},
-    ],
-    empty: 'No policies.',
-  });
+  const table = policyTable({base: 'api/policies', what: 'Policy', empty: 'No policies.', edit, refresh: () => task.run()});
   root.append(
     pageHeader('Policies', 'Set queue and exchange options by name pattern'),
     h('div', {class: 'card list-card', id: 'policies-list'}, table.el),
     section('Add or update a policy', f, {id: 'policy-card'}));
-  const task = ctx.every(async () => {
-    const path = ctx.vhost ? `api/policies/${api.enc(ctx.vhost)}` : 'api/policies';
-    table.update(await api.get(path, null, {signal: ctx.signal}) || []);
-  });
+  const task = listPolicies(ctx, 'api/policies', table);
   // Operator policies are set by administrators only, so the section is
   // not drawn for anyone else (the API would refuse them anyway).
   if (isAdmin()) operatorPolicies(ctx, root);
@@ -378,7 +357,19 @@ function operatorPolicies(ctx, root) {
     f.scrollIntoView({behavior: 'smooth', block: 'center'});
     name.focus();
   };
-  const table = new Table({
+  const table = policyTable({base: 'api/operator-policies', what: 'Operator policy', empty: 'No operator policies.', edit, refresh: () => task.run()});
+  root.append(
+    section('Operator policies', h('div', {},
+      h('p', {class: 'field-hint'}, 'Limits set by the operator that queues cannot exceed, whatever their own policy says.'),
+      h('div', {id: 'operator-policies-list'}, table.el),
+      h('h3', {class: 'sub-h'}, 'Add or update an operator policy'), f), {id: 'operator-policies'}));
+  const task = listPolicies(ctx, 'api/operator-policies', table);
+}
+
+// policyTable lists policies or operator policies (API path base), each
+// with Edit (edit(p)) and Delete.
+function policyTable({base, what, empty, edit, refresh}) {
+  return new Table({
     rowKey: p => p.vhost + '|' + p.name, sortKey: 'name',
     columns: [
       {key: 'vhost', label: 'Virtual host', sort: true},
@@ -389,21 +380,21 @@ function operatorPolicies(ctx, root) {
       {key: 'priority', label: 'Priority', num: true, sort: true},
       {key: 'actions', label: '', cls: 'actions', render: p => h('span', {class: 'page-actions'},
         h('button', {type: 'button', class: 'btn small', onclick: () => edit(p)}, 'Edit'),
-        delButton('Delete', 'Delete operator policy?', `${p.name} on ${p.vhost}`, async () => {
-          await api.del(`api/operator-policies/${api.enc(p.vhost)}/${api.enc(p.name)}`);
-          toast(`Operator policy ${p.name} deleted`);
-          task.run();
+        delButton('Delete', `Delete ${what.toLowerCase()}?`, `${p.name} on ${p.vhost}`, async () => {
+          await api.del(`${base}/${api.enc(p.vhost)}/${api.enc(p.name)}`);
+          toast(`${what} ${p.name} deleted`);
+          refresh();
         }))},
     ],
-    empty: 'No operator policies.',
+    empty,
   });
-  root.append(
-    section('Operator policies', h('div', {},
-      h('p', {class: 'field-hint'}, 'Limits set by the operator that queues cannot exceed, whatever their own policy says.'),
-      h('div', {id: 'operator-policies-list'}, table.el),
-      h('h3', {class: 'sub-h'}, 'Add or update an operator policy'), f), {id: 'operator-policies'}));
-  const task = ctx.every(async () => {
-    const path = ctx.vhost ? `api/operator-policies/${api.enc(ctx.vhost)}` : 'api/operator-policies';
+}
+
+// listPolicies refreshes table from base (for the selected vhost) every
+// refresh interval; it returns the task.
+function listPolicies(ctx, base, table) {
+  return ctx.every(async () => {
+    const path = ctx.vhost ? `${base}/${api.enc(ctx.vhost)}` : base;
     table.update(await api.get(path, null, {signal: ctx.signal}) || []);
   });
 }
