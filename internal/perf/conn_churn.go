@@ -146,8 +146,12 @@ loop:
 func closeAndWait(c *conn) {
 	c.sendClose(nil)
 	_ = c.nc.SetReadDeadline(time.Now().Add(closeTimeout))
+	r := c.r
+	if r == nil {
+		r = amqp.NewReader(c.nc, 512) // an idle connection freed its reader
+	}
 	for {
-		f, err := c.r.ReadFrame()
+		f, err := r.ReadFrame()
 		if err != nil {
 			break
 		}

@@ -187,21 +187,7 @@ func closeIdle(conns []*conn) {
 		go func() {
 			defer wg.Done()
 			for c := range work {
-				c.sendClose(nil)
-				_ = c.nc.SetReadDeadline(time.Now().Add(closeTimeout))
-				r := amqp.NewReader(c.nc, 512)
-				for {
-					f, err := r.ReadFrame()
-					if err != nil {
-						break
-					}
-					if f.Type == amqp.FrameMethod {
-						if cid, mid, _, err := amqp.ParseMethod(f.Payload); err != nil || isCloseOk(cid, mid) {
-							break
-						}
-					}
-				}
-				c.finish(nil)
+				closeAndWait(c)
 			}
 		}()
 	}
