@@ -81,13 +81,10 @@ func (q *Queue) memAdd(n int64) {
 // loadLocked brings a paged-out body back for delivery. It reports false
 // (and drops the entry's store records) if the body cannot be read.
 func (q *Queue) loadLocked(e *entry) bool {
-	sm, err := q.store.Read(e.ref)
-	if err != nil {
-		q.Vhost.broker.log.Error("cannot read a stored message; dropping it", "queue", q.Name, "vhost", q.Vhost.Name, "seq", e.seq, "err", err)
-		q.forgetLocked(e)
+	e.msg = q.readBody(e)
+	if e.msg == nil {
 		return false
 	}
-	e.msg = fromStore(sm, e.is(durable))
 	q.memAdd(int64(e.size))
 	return true
 }

@@ -219,10 +219,7 @@ func (q *Queue) backloggedLocked() bool {
 // priority first, or only the active one of a single-active-consumer
 // queue. q.mu held.
 func (q *Queue) deliverOne(e *entry) bool {
-	m := e.msg
-	if q.countDeliveries && e.deliveries > 0 {
-		m = withDeliveryCount(m, e.deliveries)
-	}
+	m := q.outgoing(e)
 	n := len(q.consumers)
 	switch {
 	case q.singleActive:
@@ -244,6 +241,15 @@ func (q *Queue) deliverOne(e *entry) bool {
 		}
 	}
 	return false
+}
+
+// outgoing is the message to send for e: its own, or for a quorum-typed
+// queue's redelivery a copy carrying x-delivery-count.
+func (q *Queue) outgoing(e *entry) *Message {
+	if q.countDeliveries && e.deliveries > 0 {
+		return withDeliveryCount(e.msg, e.deliveries)
+	}
+	return e.msg
 }
 
 // deliverByPriority offers e to the highest-priority consumers that have
@@ -426,10 +432,7 @@ func (q *Queue) Get(s *Session, noAck bool) (Delivery, bool) {
 			continue
 		}
 		e := q.popReadyLocked()
-		m := e.msg
-		if q.countDeliveries && e.deliveries > 0 {
-			m = withDeliveryCount(m, e.deliveries)
-		}
+		m := q.outgoing(&e)
 		tag := s.trackGet(q, e, noAck)
 		q.Stats.Delivered.Add(1)
 		if noAck {
