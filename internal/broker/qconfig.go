@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -266,15 +267,7 @@ func posInt(v any) bool    { n, ok := jsonInt(v); return ok && n > 0 }
 func oneOf(vals ...string) func(any) bool {
 	return func(v any) bool {
 		s, ok := v.(string)
-		if !ok {
-			return false
-		}
-		for _, x := range vals {
-			if s == x {
-				return true
-			}
-		}
-		return false
+		return ok && slices.Contains(vals, s)
 	}
 }
 
@@ -291,7 +284,7 @@ func parsePolicyDefinition(raw json.RawMessage, operator bool) (map[string]any, 
 	var unknown []string
 	for k, v := range def {
 		check, ok := policyKeys[k]
-		if operator && !contains(operatorPolicyKeys, k) {
+		if operator && !slices.Contains(operatorPolicyKeys, k) {
 			ok = false
 		}
 		if !ok {
@@ -313,15 +306,6 @@ func parsePolicyDefinition(raw json.RawMessage, operator bool) (map[string]any, 
 		}
 	}
 	return def, nil
-}
-
-func contains(xs []string, s string) bool {
-	for _, x := range xs {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // ValidatePolicyDefinition checks a policy (or, with operator, an operator
